@@ -1,0 +1,1 @@
+"""One module per `kpdet` command (see kpdet/cli.py for the contract)."""

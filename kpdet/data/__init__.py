@@ -1,0 +1,1 @@
+"""Datasets: COCO-format keypoint files, importers, synthetic generators, transforms."""
