@@ -154,7 +154,7 @@ def _import_csv(path: Path, project: Path, config: dict[str, Any], store: ImageS
         rec = f"row {lineno}"
         if len(row) != width:
             raise DataError(str(path), f"expected {width} columns like the header, got {len(row)}", record=rec)
-        rel = "/".join(c.strip() for c in row[:n_index] if c.strip())
+        rel = "/".join(c.strip().replace("\\", "/") for c in row[:n_index] if c.strip())  # Windows projects
         image = _find_image(project, path, rel)
         if image is None:
             raise DataError(str(path), f"image not found: {rel} (looked in {project} and {path.parent})", record=rec)

@@ -38,8 +38,7 @@ def import_mpii(src: Path, store: ImageStore, options: ImportOptions) -> CocoBui
 
     k = MPII16.num_keypoints
     builder = CocoBuilder(info={"description": f"imported from MPII json {src}"})
-    cat = MPII16.to_category(1)
-    cid = builder.add_category(cat["name"], MPII16.keypoints, MPII16.skeleton, MPII16.flip_pairs, MPII16.sigmas)
+    cid = builder.add_category(MPII16.name, MPII16.keypoints, MPII16.skeleton, MPII16.flip_pairs, MPII16.sigmas)
     image_ids: dict[str, int] = {}
     for i, r in enumerate(records):
         rec = f"record #{i}"
