@@ -78,7 +78,9 @@ def load_predictions(path: str | Path, schemas: dict[int, Any]) -> list:
 
 
 def _output_name(file_name: str, image_id: int, used: set[str], ext: str) -> str:
-    stem = re.sub(r"[^A-Za-z0-9._-]+", "_", str(Path(file_name).with_suffix("")).replace("/", "__").replace("\\", "__"))
+    # Only the path parts below any "..": an output name must never start with a dot (hidden file).
+    parts = [p for p in Path(file_name.replace("\\", "/")).with_suffix("").parts if p not in ("..", ".", "/")]
+    stem = re.sub(r"[^A-Za-z0-9._-]+", "_", "__".join(parts[-2:])).lstrip(".")
     name = f"{stem or 'image'}.{ext}"
     if name in used:
         name = f"{stem}_id{image_id}.{ext}"

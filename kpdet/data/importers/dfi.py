@@ -39,8 +39,10 @@ DFI14 = KeypointSchema(
 def import_dfi(src: Path, store: ImageStore, options: ImportOptions) -> CocoBuilder:
     import scipy.io
 
+    if src.is_dir() and (src / "joints.mat").is_file():
+        src = src / "joints.mat"
     if not src.is_file():
-        raise DataError(str(src), "file not found")
+        raise DataError(str(src), "file not found (expected joints.mat or the folder holding it)")
     try:
         mat = scipy.io.loadmat(str(src))
     except (ValueError, OSError, NotImplementedError) as e:
