@@ -104,8 +104,8 @@ def _angles(rng: np.random.Generator) -> dict[str, np.ndarray]:
     return dict(arm_abd=arm_abd, arm_flex=arm_flex, elbow=elbow, leg_abd=leg_abd, leg_flex=leg_flex, knee=knee)
 
 
-def sample_body(rng: np.random.Generator) -> Body:
-    """Random proportions and a random pose within joint limits."""
+def sample_body(rng: np.random.Generator, yaw: float | None = None) -> Body:
+    """Random proportions and a random pose within joint limits; a random ``yaw`` unless given."""
     u = rng.uniform
     head_r = 0.062 * u(0.9, 1.15)
     neck_len = 0.035 * u(0.8, 1.2)
@@ -147,7 +147,8 @@ def sample_body(rng: np.random.Generator) -> Body:
 
     # facing the camera most of the time, sometimes in profile or from the back
     r = rng.random()
-    yaw = rng.uniform(-0.8, 0.8) if r < 0.55 else rng.uniform(-1.7, 1.7) if r < 0.85 else rng.uniform(-np.pi, np.pi)
+    if yaw is None:
+        yaw = rng.uniform(-0.8, 0.8) if r < 0.55 else rng.uniform(-1.7, 1.7) if r < 0.85 else rng.uniform(-np.pi, np.pi)
     rot = _rot_y(yaw)
 
     joints = np.zeros((17, 3))

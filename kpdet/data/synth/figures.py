@@ -57,7 +57,9 @@ def category() -> dict:
 
 
 @dataclass
-class _Person:
+class Person:
+    """A body placed in the image: image point = offset + scale · rot · (x', y')."""
+
     body: B.Body
     depth: float
     scale: float  # pixels per body-height unit
@@ -68,14 +70,14 @@ class _Person:
         return np.atleast_2d(pts)[:, :2] @ self.rot.T * self.scale + self.offset
 
 
-def _place(rng: np.random.Generator, cfg: FiguresConfig, group: np.ndarray) -> _Person:
+def _place(rng: np.random.Generator, cfg: FiguresConfig, group: np.ndarray) -> Person:
     s = cfg.size
     body = B.sample_body(rng)
     depth = rng.uniform(1.0, 3.0)
     scale = s * rng.uniform(0.4, 0.85) * 1.4 / (depth + 0.4)
     a = float(np.clip(rng.normal(0.0, 0.18), -0.5, 0.5))
     rot = np.array([[np.cos(a), -np.sin(a)], [np.sin(a), np.cos(a)]])
-    person = _Person(body, depth, scale, rot, np.zeros(2))
+    person = Person(body, depth, scale, rot, np.zeros(2))
     pts = person.to_image(np.concatenate([body.joints, body.head[None], body.toes]))
     centre = 0.5 * (pts.min(0) + pts.max(0))
     for _ in range(12):
@@ -110,7 +112,7 @@ def _part_keys(body: B.Body) -> np.ndarray:
     return keys
 
 
-def _draw_person(rng: np.random.Generator, image: np.ndarray, labels: np.ndarray, person: _Person,
+def _draw_person(rng: np.random.Generator, image: np.ndarray, labels: np.ndarray, person: Person,
                  index: int, light: np.ndarray, keys: np.ndarray) -> np.ndarray:
     """Draw one person; returns its shirt colour."""
     b, px = person.body, person.scale
@@ -153,7 +155,7 @@ def _draw_person(rng: np.random.Generator, image: np.ndarray, labels: np.ndarray
     return shirt
 
 
-def _draw_face(image, person: _Person, j: np.ndarray, head: np.ndarray, hr: float, skin, hair) -> None:
+def _draw_face(image, person: Person, j: np.ndarray, head: np.ndarray, hr: float, skin, hair) -> None:
     b = person.body
     facing = np.sin(b.yaw + b.head_yaw)  # > 0: the face points towards +x' in the image
     back = np.cos(b.yaw + b.head_yaw) < -0.2
@@ -173,7 +175,7 @@ def _draw_face(image, person: _Person, j: np.ndarray, head: np.ndarray, hr: floa
         disc(image, j[B.NOSE], 0.13 * hr, skin * 0.75)
 
 
-def _visibility(labels: np.ndarray, index: int, person: _Person, keys: np.ndarray, pts: np.ndarray) -> np.ndarray:
+def _visibility(labels: np.ndarray, index: int, person: Person, keys: np.ndarray, pts: np.ndarray) -> np.ndarray:
     """(17,) v in {1, 2} from the label map after all people are drawn (rules in the module doc)."""
     h, w = labels.shape
     cols = np.clip(np.floor(pts[:, 0] + 0.5).astype(int), 0, w - 1)
@@ -195,14 +197,19 @@ def _visibility(labels: np.ndarray, index: int, person: _Person, keys: np.ndarra
 
 
 def render_scene(rng: np.random.Generator, cfg: FiguresConfig) -> Scene:
+    n = int(rng.integers(cfg.people[0], cfg.people[1] + 1))
+    group = rng.uniform(0.3, 0.7, 2) * cfg.size
+    return render_people(rng, cfg, [_place(rng, cfg, group) for _ in range(n)])
+
+
+def render_people(rng: np.random.Generator, cfg: FiguresConfig, people: list[Person]) -> Scene:
+    """Draw ``people`` far to near on a random background; instance order = drawing order."""
     s = cfg.size
     image = background(rng, s, s)
     labels = np.zeros((s, s), np.int32)
     a = rng.uniform(-2.6, -0.6)  # light from above
     light = np.array([np.cos(a), np.sin(a)])
-    n = int(rng.integers(cfg.people[0], cfg.people[1] + 1))
-    group = rng.uniform(0.3, 0.7, 2) * s
-    people = sorted((_place(rng, cfg, group) for _ in range(n)), key=lambda p: -p.depth)
+    people = sorted(people, key=lambda p: -p.depth)
     keys = [_part_keys(p.body) for p in people]
     colours, full = [], []
     for i, person in enumerate(people):

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from kpdet.data.synth.mesh import MeshBuilder
+from kpdet.data.synth.mesh import Mesh, MeshBuilder
 from kpdet.data.synth.models import CATEGORIES, Category
 from kpdet.data.synth.render3d import Camera, Placed, keypoint_visibility, render, rotation
 from kpdet.data.synth.scene import Scene, SceneInstance, mask_box
@@ -71,11 +71,27 @@ def _distractor(rng: np.random.Generator):
 
 
 def _pose(rng: np.random.Generator, cam: Camera, radius: float, size: int):
+    """Yaw over the full circle, mostly looking down a little; a projected diameter of 30-75 % of the image."""
     yaw, pitch, roll = rng.uniform(0, 2 * np.pi), rng.uniform(-0.1, 0.65), rng.normal(0, 0.08)
     depth = cam.f * 2 * radius / (size * rng.uniform(0.3, 0.75))
     u0, v0 = rng.uniform(0.12, 0.88, 2) * size
     t = np.array([(u0 - cam.cx) * depth / cam.f, (v0 - cam.cy) * depth / cam.f, depth])
-    return (yaw, pitch, roll), rotation(yaw, pitch, roll), t
+    return (float(yaw), float(pitch), float(roll)), t
+
+
+@dataclass
+class PlacedObject:
+    category: int  # index into CATEGORIES
+    mesh: Mesh
+    keypoints: np.ndarray  # (K, 3) model frame
+    colours: list[np.ndarray]
+    angles: tuple[float, float, float]  # yaw, pitch, roll (radians)
+    translation: np.ndarray  # (3,) camera frame position of the model's bounding-box centre
+
+
+def _centred(mesh: Mesh) -> tuple[np.ndarray, float]:
+    centre = 0.5 * (mesh.vertices.min(0) + mesh.vertices.max(0))
+    return centre, float(np.linalg.norm(mesh.vertices - centre, axis=1).max())
 
 
 def render_scene(rng: np.random.Generator, cfg: ObjectsConfig) -> Scene:
@@ -83,38 +99,45 @@ def render_scene(rng: np.random.Generator, cfg: ObjectsConfig) -> Scene:
     image = background(rng, s, s)
     _clutter(rng, image)
     cam = Camera(s * rng.uniform(1.2, 2.0), (s - 1) / 2, (s - 1) / 2)
-    light = np.array([rng.uniform(-0.6, 0.6), rng.uniform(0.3, 1.0), rng.uniform(0.2, 1.0)])
-    light /= np.linalg.norm(light)
     allowed = [i for i, c in enumerate(CATEGORIES) if c.name in cfg.categories]
-    n = int(rng.integers(cfg.objects[0], cfg.objects[1] + 1))
-    items, objects = [], []
-    for i in range(n):
+    objects, clutter = [], []
+    for _ in range(int(rng.integers(cfg.objects[0], cfg.objects[1] + 1))):
         ci = allowed[int(rng.integers(len(allowed)))]
         mesh, kps, colours = CATEGORIES[ci].build(rng)
-        centre = 0.5 * (mesh.vertices.min(0) + mesh.vertices.max(0))
-        radius = float(np.linalg.norm(mesh.vertices - centre, axis=1).max())
-        angles, rot, t = _pose(rng, cam, radius, s)
-        items.append(Placed(mesh, (mesh.vertices - centre) @ rot.T + t, colours, i))
-        objects.append((ci, (kps - centre) @ rot.T + t, angles, t[2], colours[0]))
+        angles, t = _pose(rng, cam, _centred(mesh)[1], s)
+        objects.append(PlacedObject(ci, mesh, kps, colours, angles, t))
     for _ in range(int(rng.integers(cfg.distractors[0], cfg.distractors[1] + 1))):
         mesh, colours = _distractor(rng)
-        centre = 0.5 * (mesh.vertices.min(0) + mesh.vertices.max(0))
-        radius = float(np.linalg.norm(mesh.vertices - centre, axis=1).max())
-        _, rot, t = _pose(rng, cam, radius, s)
-        items.append(Placed(mesh, (mesh.vertices - centre) @ rot.T + t, colours, -1))
+        angles, t = _pose(rng, cam, _centred(mesh)[1] * 1.5, s)
+        clutter.append(PlacedObject(-1, mesh, np.zeros((0, 3)), colours, angles, t))
+    return render_objects(rng, image, cam, objects, clutter)
+
+
+def render_objects(rng: np.random.Generator, image: np.ndarray, cam: Camera, objects: list[PlacedObject],
+                   clutter: list[PlacedObject]) -> Scene:
+    """Render labelled ``objects`` and unlabelled ``clutter`` solids over ``image`` (modified in place)."""
+    light = np.array([rng.uniform(-0.6, 0.6), rng.uniform(0.3, 1.0), rng.uniform(0.2, 1.0)])
+    light /= np.linalg.norm(light)
+    items, kps_cam = [], []
+    for owner, obj in [(i, o) for i, o in enumerate(objects)] + [(-1, o) for o in clutter]:
+        centre, _ = _centred(obj.mesh)
+        rot = rotation(*obj.angles)
+        items.append(Placed(obj.mesh, (obj.mesh.vertices - centre) @ rot.T + obj.translation, obj.colours, owner))
+        kps_cam.append((obj.keypoints - centre) @ rot.T + obj.translation)
     face_map, planes, solo = render(image, items, cam, light)
     owner = planes.owners[face_map].astype(np.int32)
     instances = []
-    for i, (ci, kps_cam, (yaw, pitch, roll), depth, colour) in enumerate(objects):
-        cat: Category = CATEGORIES[ci]
-        uv, v = keypoint_visibility(kps_cam, cam, face_map, planes, cat.tolerance)
+    for i, obj in enumerate(objects):
+        cat: Category = CATEGORIES[obj.category]
+        uv, v = keypoint_visibility(kps_cam[i], cam, face_map, planes, cat.tolerance)
         if rng.random() < 0.5:  # surface texture: wood grain, speckle, stripes…
             x, y, bw, bh = (int(round(c)) for c in mask_box(solo[i]))
             roi, m = image[y:y + bh, x:x + bw], owner[y:y + bh, x:x + bw] == i
             tex = 0.82 + 0.36 * pattern(rng, bh, bw)
             roi[m] = np.clip(roi[m] * tex[m][:, None], 0, 255).astype(np.uint8)
-        view = {"azimuth": round(float(np.degrees(yaw)), 2), "elevation": round(float(np.degrees(pitch)), 2),
-                "theta": round(float(np.degrees(roll)), 2)}
-        instances.append(SceneInstance(ci + 1, np.concatenate([uv, v[:, None]], 1), float(depth),
-                                       int(solo[i].sum()), mask_box(solo[i]), colour, {"viewpoint": view}))
+        yaw, pitch, roll = (round(float(np.degrees(a)), 2) for a in obj.angles)
+        instances.append(SceneInstance(obj.category + 1, np.concatenate([uv, v[:, None]], 1),
+                                       float(obj.translation[2]), int(solo[i].sum()), mask_box(solo[i]),
+                                       obj.colours[0], {"viewpoint": {"azimuth": yaw, "elevation": pitch,
+                                                                      "theta": roll}}))
     return Scene(image, owner, instances)
