@@ -78,11 +78,12 @@ def apply_occluders(rng: np.random.Generator, scene: Scene, level: int, *, max_t
             shape = _shape_mask(rng, h, w, (pix % w, pix // w), need / overlap * rng.uniform(0.6, 1.0)) > 0
             new = shape & ~union
             gain = np.bincount(owner0[new] + 2, minlength=n + 2)[2:].astype(np.float64)
-            if np.any((covered + gain) / np.maximum(base, 1.0) > np.where(base > 0, hi, np.inf)):
-                overlap = min(overlap * 1.6, 1.0) if gain[i] > 0 else overlap
+            if gain[i] == 0:
                 continue
-            if gain[i] > 0:
-                overlap = float(np.clip(gain[i] / shape.sum(), 0.1, 1.0))
+            if np.any((covered + gain) / np.maximum(base, 1.0) > np.where(base > 0, hi, np.inf)):
+                overlap = min(overlap * 1.6, 1.0)
+                continue
+            overlap = float(np.clip(gain[i] / shape.sum(), 0.1, 1.0))
             covered += gain
             union |= shape
             _paint(rng, scene, shape, scene.instances[i].colour)
