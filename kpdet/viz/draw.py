@@ -219,6 +219,8 @@ def draw_skeletons(
     if kind not in ("gt", "pred"):
         raise ValueError(f"kind must be 'gt' or 'pred', got {kind!r}")
     out = np.ascontiguousarray(image, np.uint8).copy()
+    if len(category_ids) == 0:
+        return out
     keypoints = np.asarray(keypoints, np.float64).reshape(len(category_ids), -1, 3)
     colors = dict(colors) if colors is not None else category_colors(schemas)
     st = style or Style.for_image(*out.shape[:2])

@@ -135,3 +135,13 @@ def test_side_by_side_keeps_panels_and_adds_a_title_band():
     a, b = _blank(100, 120), _blank(80, 60)
     out = side_by_side([("gt", a), ("pred", b)])
     assert out.shape[0] > 100 and out.shape[1] > 180
+
+
+def test_image_without_instances_is_drawn_unchanged():
+    from kpdet.structures import Instances
+    from kpdet.viz.draw import draw_instances
+    from kpdet.schema import COCO17
+
+    img = np.full((32, 32, 3), 7, np.uint8)
+    out = draw_instances(img, Instances.empty(17), {1: COCO17})
+    assert np.array_equal(out, img)
