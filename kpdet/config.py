@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, Literal, Optional, Union
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, SerializeAsAny, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, SerializeAsAny, ValidationError, field_validator
 from pydantic.fields import FieldInfo
 
 from kpdet.errors import ConfigError
@@ -82,6 +82,11 @@ class TrainConfig(_Section):
     max_bad_fraction: float = Field(0.01, ge=0, le=1)  # unreadable training images tolerated
     checkpoint_every_steps: Optional[int] = Field(None, ge=1)  # also checkpointed at every epoch end
     log_every: int = Field(20, ge=1)  # optimizer steps between logged training losses
+
+    @field_validator("amp", mode="before")
+    @classmethod
+    def _yaml_no(cls, value: Any) -> Any:
+        return "no" if value is False else value  # YAML 1.1 reads a bare `no` as false
 
 
 class Config(_Section):

@@ -278,7 +278,7 @@ def train(cfg: Config, run_dir: str | Path, *, resume: bool = False, force: bool
     logger.close()
     bad = dict(gather_object(sorted(bad.items())))
     if main and bad:
-        warnings.warn(f"skipped {len(bad)} unreadable training item(s): " + _bad_summary(bad), stacklevel=2)
+        warnings.warn("skipped training items: " + _bad_summary(bad), stacklevel=2)
     return TrainResult(run_dir, state, stopped, bad)
 
 

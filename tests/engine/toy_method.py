@@ -99,3 +99,10 @@ class ToyMethod(Method):
     @classmethod
     def example_input(cls, cfg):
         return torch.zeros(1, 3, cfg.input_size, cfg.input_size)
+
+
+@register
+class OtherToyMethod(ToyMethod):
+    """A second method with the same model, to test checkpoints of another method."""
+
+    name = "toy2"
