@@ -9,6 +9,7 @@ position (epoch, batches consumed) in the seeded epoch order of :class:`EpochSam
 from __future__ import annotations
 
 import math
+import os
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -60,9 +61,13 @@ def make_accelerator(cfg: Config):
     if amp != "no" and not torch.cuda.is_available():
         warnings.warn(f"train.amp={amp} needs a GPU; training in float32", stacklevel=2)
         amp = "no"
+    # Accelerate picks DDP over CPUs (gloo) only when told cpu=True; a multi-process launch
+    # (torchrun / `accelerate launch --multi_gpu`) on a machine without CUDA means exactly that.
+    cpu = not torch.cuda.is_available() and int(os.environ.get("WORLD_SIZE", "1")) > 1
     # rng_types=[]: the epoch order comes from EpochSampler (same on every process by
     # construction), so Accelerate need not broadcast generator states every epoch.
-    return Accelerator(mixed_precision=amp, gradient_accumulation_steps=cfg.train.grad_accum, rng_types=[])
+    return Accelerator(cpu=cpu, mixed_precision=amp, gradient_accumulation_steps=cfg.train.grad_accum,
+                       rng_types=[])
 
 
 def load_split(path: str | None, images: str | None, key: str):
