@@ -81,7 +81,7 @@ def run(args: argparse.Namespace) -> int:
             except KpdetError as e:
                 print(f"{label:<36} invalid preset: {e}")
                 continue
-            g = "-" if gflops is None else f"{gflops:.3f}"
+            g = "-" if gflops is None else f"{gflops:.4g}"
             print(f"{label:<36} {params / 1e6:>11.3f} {g:>9}  {'x'.join(map(str, shape))}")
     print(f"({FLOPS_NOTE}; models built for the '{args.schema}' keypoint schema)")
     return 0
