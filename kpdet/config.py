@@ -195,6 +195,10 @@ def _path(loc: tuple) -> str:
     return out
 
 
+_VALUE_ERRORS = {"greater_than", "greater_than_equal", "less_than", "less_than_equal", "value_error",
+                 "assertion_error", "too_short", "too_long"}
+
+
 def _describe_one(err: dict[str, Any], model: type[BaseModel], prefix: tuple) -> str:
     loc = tuple(part for part in err["loc"] if not (isinstance(part, str) and part.startswith("function-")))
     full = _path(prefix + loc)
@@ -207,6 +211,8 @@ def _describe_one(err: dict[str, Any], model: type[BaseModel], prefix: tuple) ->
         return f"unknown key '{full}'{did_you_mean}; valid keys at {where}: {', '.join(valid)}"
     if err["type"] == "missing":
         return f"missing required key '{full}'"
+    if err["type"] in _VALUE_ERRORS:
+        return f"'{full}' = {err.get('input')!r}: {err['msg']}"
     field = _field_at(model, loc)
     expected = _type_name(field.annotation) if field is not None else "?"
     return f"'{full}' expected {expected}, got {err.get('input')!r}: {err['msg']}"

@@ -89,9 +89,13 @@ def train(cfg: Config, run_dir: str | Path, *, resume: bool = False, force: bool
     acc = make_accelerator(cfg)
     main = acc.is_main_process
     if main:
-        prepare_run_dir(run_dir, resume=resume, force=force)
+        how = prepare_run_dir(run_dir, resume=resume, force=force)
+        if resume and how == "fresh":
+            print(f"{run_dir}: no checkpoint to resume from; starting a new run")
     acc.wait_for_everyone()
     ckpt = ck.load_checkpoint(run_dir / LAST) if resume and (run_dir / LAST).is_file() else None
+    if ckpt is not None and main:
+        print(f"{run_dir}: resuming from step {ckpt['step']} (epoch {ckpt['epoch'] + 1}, batch {ckpt['batch']})")
 
     method_cls = get_method(cfg.method.name)
     train_coco = load_split(cfg.data.train, cfg.data.train_images, "data.train")
