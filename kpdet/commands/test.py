@@ -1,0 +1,73 @@
+"""`kpdet test RUN`: evaluate a trained run's checkpoint with kpdet's metrics."""
+
+from __future__ import annotations
+
+import argparse
+
+HELP = "evaluate a trained run (its best checkpoint by default) on a COCO keypoints set"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("run", metavar="RUN", help="run directory written by `kpdet train`")
+    parser.add_argument("--data", metavar="ANN.json", help="COCO keypoints file (default: the run's data.val)")
+    parser.add_argument("--images", metavar="DIR", help="image folder (default: the JSON's folder)")
+    parser.add_argument("--boxes", metavar="DET.json", help="detections for test-time boxes (top-down methods)")
+    parser.add_argument("--checkpoint", choices=("best", "last"), default="best")
+    parser.add_argument("--batch-size", type=int, default=None, help="default: the run's train.batch_size")
+    parser.add_argument("--json", metavar="OUT", help="write the metrics to this JSON file")
+    parser.add_argument("--predictions", metavar="OUT", help="write the predictions (COCO results) here")
+
+
+def run(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from kpdet.config import load_config
+    from kpdet.engine import checkpoint as ck
+    from kpdet.engine.evaluate import evaluate_predictions, load_boxes, predict_dataset
+    from kpdet.engine.rundir import BEST, CONFIG, LAST
+    from kpdet.engine.trainer import load_split, make_accelerator
+    from kpdet.errors import ConfigError, DataError
+    from kpdet.fileio import write_json
+    from kpdet.methods import get_method
+
+    run_dir = Path(args.run)
+    if not (run_dir / CONFIG).is_file():
+        raise ConfigError(f"{run_dir}: not a run directory (no {CONFIG})")
+    cfg = load_config(run_dir / CONFIG, resolve_paths=False)
+    path = run_dir / (BEST if args.checkpoint == "best" else LAST)
+    if args.checkpoint == "best" and not path.is_file() and (run_dir / LAST).is_file():
+        print(f"kpdet test: {path.name} not found (the run was never evaluated); using {LAST}")
+        path = run_dir / LAST
+    ckpt = ck.load_checkpoint(path)
+    ck.check_compatible(ckpt, cfg.method.name, None, str(path))
+    method = get_method(cfg.method.name).from_config(cfg.method, ck.categories_to_schemas(ckpt["categories"]))
+    ck.load_weights(method, ck.inference_weights(ckpt), str(path))
+
+    data = args.data or cfg.data.val
+    images = args.images if args.data else (args.images or cfg.data.val_images)
+    coco = load_split(data, images, "--data")
+    method.check_schemas(coco.schemas, coco.source)
+    boxes_path = args.boxes or (cfg.data.val_boxes if not args.data else None)
+    boxes = load_boxes(boxes_path) if boxes_path else None
+    dataset = method.build_dataset(coco, train=False, boxes=boxes)
+    if len(dataset) == 0:
+        raise DataError(coco.source, "gives no items to evaluate")
+
+    acc = make_accelerator(cfg)
+    method.to(acc.device)
+    preds, bad = predict_dataset(acc, method, dataset, batch_size=args.batch_size or cfg.train.batch_size,
+                                 num_workers=cfg.train.num_workers, desc="test")
+    if not acc.is_main_process:
+        return 0
+    if bad:
+        print(f"skipped {len(bad)} unreadable item(s): " + "; ".join(msg for _, msg in bad[:10]))
+    metrics = evaluate_predictions(coco, preds, metric=cfg.train.eval_metric, pck_alpha=cfg.train.pck_alpha)
+    print(f"{path} (step {ckpt['step']}) on {coco.source}: {len(preds)} predictions")
+    for name, value in metrics.items():
+        print(f"  {name:<16} {value:.4f}")
+    if args.json:
+        write_json({"checkpoint": str(path), "data": coco.source, "metric": cfg.train.eval_metric,
+                    "metrics": metrics}, args.json, indent=2)
+    if args.predictions:
+        write_json(preds, args.predictions)
+    return 0

@@ -1,0 +1,1 @@
+"""Training engine on Hugging Face Accelerate: loop, checkpoints, optimisers, EMA, logging, seeding."""
