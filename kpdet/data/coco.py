@@ -37,6 +37,7 @@ class CocoDataset:
         self.image_by_id = {img["id"]: img for img in self.images}
         self.category_by_id = {cat["id"]: cat for cat in self.categories}
         self.schemas = {cat["id"]: KeypointSchema.from_category(cat) for cat in self.categories}
+        self.arrays: dict[int, np.ndarray] = {}
         self.anns_by_image: dict[int, list[dict[str, Any]]] = {img["id"]: [] for img in self.images}
         for ann in self.annotations:
             self.anns_by_image[ann["image_id"]].append(ann)
@@ -48,6 +49,19 @@ class CocoDataset:
 
     def image_path(self, image_id: int) -> Path:
         return self.root / self.image_by_id[image_id]["file_name"]
+
+    def load_image(self, image_id: int) -> np.ndarray:
+        """(H, W, 3) uint8 RGB: the in-memory frame if one was attached, else the decoded file.
+
+        In-memory frames (``self.arrays``) let prediction on video or on arrays go through
+        the same datasets as files do.
+        """
+        arr = self.arrays.get(image_id)
+        if arr is not None:
+            return arr
+        from kpdet.data.images import read_image
+
+        return read_image(self.image_path(image_id))
 
     @property
     def max_keypoints(self) -> int:
