@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import warnings
 from typing import Any
 
 import numpy as np
@@ -60,6 +61,9 @@ def evaluate(gt: CocoDataset | str | os.PathLike, preds: list[dict[str, Any]] | 
 
     outcomes = {cid: pck_outcomes(t, dets[cid], n_img, pck_alpha, pck_norm) for cid, t in truth.items()}
     pck = pck_summary(list(outcomes.values()), [t.schema.keypoints for t in truth.values()])
+    if pck["num_unnormalised"]:
+        warnings.warn(f"{pck['num_unnormalised']} instance(s) have no usable '{pck_norm}' length "
+                      f"and are left out of PCK (see kpdet.eval.pck)", stacklevel=2)
     pck_cats = {names[c]: pck_summary([o], [truth[c].schema.keypoints]) for c, o in outcomes.items()}
     if metric in ("pck", "pckh"):
         out.update(pck)

@@ -23,8 +23,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.optimize import linear_sum_assignment
-
 from kpdet.errors import ConfigError
 from kpdet.eval.groundtruth import CategoryTruth
 from kpdet.eval.oks import oks_pairs
@@ -52,6 +50,8 @@ class Outcomes:
 
 def match_by_oks(t: CategoryTruth, d: Detections, num_images: int) -> tuple[np.ndarray, np.ndarray]:
     """(G,) index of the matched detection (-1 if none) and its OKS, by Hungarian matching."""
+    from scipy.optimize import linear_sum_assignment  # here: `kpdet --help` need not load scipy
+
     g_n = len(t.img)
     scored = ~t.crowd & (t.keypoints[:, :, 2] > 0).any(1)
     gidx = np.nonzero(scored)[0]

@@ -112,3 +112,31 @@ def pycocotools_stats(gt: dict, preds: list[dict], sigmas, *, cat_ids=None, modu
         ev.accumulate()
         ev.summarize()
     return np.asarray(ev.stats)
+
+
+def noisy_predictions(gt: dict, seed: int = 0, *, with_bbox: bool = False) -> list[dict]:
+    """Predictions made from a real ground truth: noisy copies, misses, duplicates, false positives."""
+    rng = np.random.default_rng(seed)
+    preds = []
+    for a in gt["annotations"]:
+        if a.get("iscrowd"):
+            continue
+        k = len(a["keypoints"]) // 3
+        kp = np.asarray(a["keypoints"], np.float64).reshape(k, 3)
+        scale = float(np.sqrt(max(a["bbox"][2] * a["bbox"][3], 1.0)))
+        # unlabelled keypoints (0, 0) are predicted somewhere inside the box
+        xy = np.where(kp[:, 2:] > 0, kp[:, :2], np.asarray(a["bbox"][:2]) + rng.random((k, 2)) * a["bbox"][2:])
+        if rng.random() < 0.15:
+            continue  # a miss
+        for j in range(1 + int(rng.random() < 0.3)):  # sometimes a duplicate
+            preds.append(_pred(rng, a["image_id"], a["category_id"],
+                               xy + rng.normal(0, scale * rng.uniform(0.005, 0.08) * (1 + 2 * j), xy.shape),
+                               with_bbox))
+    for img in gt["images"]:
+        cat = gt["categories"][0]
+        k = len(cat["keypoints"])
+        for _ in range(int(rng.integers(0, 3))):
+            s = rng.uniform(20, 200)
+            xy = np.stack([rng.uniform(0, 400) + rng.random(k) * s, rng.uniform(0, 300) + rng.random(k) * s], 1)
+            preds.append(_pred(rng, img["id"], cat["id"], xy, with_bbox))
+    return preds
