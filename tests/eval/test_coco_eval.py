@@ -80,7 +80,7 @@ def test_perfect_predictions_score_one(shared_data):
     preds = [{"image_id": a["image_id"], "category_id": 1, "keypoints": a["keypoints"], "score": 1.0}
              for a in ds.annotations if a["num_keypoints"] > 0]
     r = evaluate(ds, preds)
-    assert r["AP"] == 1.0 and r["AR"] == 1.0
+    assert r["AP"] == pytest.approx(1.0, abs=1e-12) and r["AR"] == 1.0
     assert r["pck"]["PCK"] == 1.0 and r["pck"]["mean_error_px"] == 0.0
 
 
