@@ -55,7 +55,7 @@ def _oks_block(d: np.ndarray, g: np.ndarray, box: np.ndarray, area: np.ndarray, 
     with np.errstate(over="ignore"):
         e = (dx ** 2 + dy ** 2) / var / (area + _EPS)[:, None] / 2
     sim = np.exp(-e)  # (P, K)
-    sim[~labelled & ~none[:, None]] = 0.0
+    sim *= labelled | none[:, None]
     return sim.sum(1) / np.where(none, k, k1)
 
 

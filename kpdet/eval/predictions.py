@@ -97,8 +97,11 @@ def parse_results(results: Any, num_keypoints: dict[int, int], image_index: dict
         for k in _FIELDS:
             if k not in r:
                 raise DataError(src, "missing", record=f"result #{i}", field=k)
-        cid = _integer(src, i, "category_id", r["category_id"])
-        iid = _integer(src, i, "image_id", r["image_id"])
+        cid, iid, s = r["category_id"], r["image_id"], r["score"]
+        if type(cid) is not int:  # fast path first: a plain int (bool is not one)
+            cid = _integer(src, i, "category_id", cid)
+        if type(iid) is not int:
+            iid = _integer(src, i, "image_id", iid)
         if cid not in num_keypoints:
             raise DataError(src, f"unknown category_id {cid} (ground-truth categories: {sorted(num_keypoints)})",
                             record=f"result #{i}", field="category_id")
@@ -108,7 +111,8 @@ def parse_results(results: Any, num_keypoints: dict[int, int], image_index: dict
             got = f"{len(kp)} numbers" if isinstance(kp, list) else type(kp).__name__
             raise DataError(src, f"expected {3 * k} numbers (3 × {k} keypoints of category {cid}), got {got}",
                             record=f"result #{i}", field="keypoints")
-        s = _number(src, i, "score", r["score"])
+        if type(s) is not float or not math.isfinite(s):
+            s = _number(src, i, "score", s)
         area = math.nan
         bb = r.get("bbox")
         if bb is not None and bb != []:
