@@ -12,7 +12,7 @@ precision is made monotone and read at 101 recall points; -1 marks an empty sett
 Speed: instead of pycocotools' Python loops over images × thresholds × area ranges × pairs,
 all OKS values are computed in a few array operations over every (detection, ground truth)
 pair of an image, and the greedy matching runs in ``max_dets`` steps: step r lets the r-th
-detection of *every* image choose at once, for all thresholds and area ranges together
+detection of *every* image choose at once, for all thresholds together, one area range at a time
 (a segmented arg-max with ``np.maximum.reduceat``).
 
 Deliberate difference: pycocotools treats a match with a ground truth whose annotation
@@ -81,38 +81,37 @@ def match_category(gt_img: np.ndarray, gt_kp: np.ndarray, gt_box: np.ndarray, gt
     pair_g = gorder[np.repeat(gstart[dimg[by_rank]] - seg, cnt) + np.arange(p_n)]
     oks = oks_pairs(dt_kp, gt_kp, gt_box, gt_area, sigmas, order[pair_d], pair_g)  # (P,)
 
-    thr = np.minimum(iou_thrs, 1 - 1e-10)[None, :, None]  # (1, T, 1)
-    taken = np.zeros((len(gt_img), t_n, a_n), bool)
+    thr = np.minimum(iou_thrs, 1 - 1e-10)[None, :]  # (1, T)
     dt_gt = np.full((d_n, t_n, a_n), -1, np.int64)
     bounds = np.searchsorted(rank[by_rank], np.arange(max_dets + 1))
-    for r in range(max_dets):
-        a, b = bounds[r], bounds[r + 1]
-        c = cnt[a:b]
-        has = c > 0
-        if not has.any():
-            continue
-        p0 = seg[a]
-        starts, lens = seg[a:b][has] - p0, c[has]
-        o, g = oks[p0:p0 + int(c.sum())], pair_g[p0:p0 + int(c.sum())]
-        free = ~taken[g] | gt_crowd[g][:, None, None]
-        ok = free & (o[:, None, None] >= thr)  # (Pr, T, A)
-        keep_ig = g_ig[g][:, None, :]  # (Pr, 1, A)
-        ov = o[:, None, None]
-        k_reg = np.where(ok & ~keep_ig, ov, -1.0)
-        k_ign = np.where(ok & keep_ig, ov, -1.0)
-        m_reg = np.maximum.reduceat(k_reg, starts, axis=0)  # (nr, T, A)
-        m_ign = np.maximum.reduceat(k_ign, starts, axis=0)
-        use_reg = m_reg > -1
-        best = np.where(use_reg, m_reg, m_ign)
-        key = np.where(np.repeat(use_reg, lens, axis=0), k_reg, k_ign)
-        hit = (key == np.repeat(best, lens, axis=0)) & (key > -1)
-        pos = np.where(hit, np.arange(len(o))[:, None, None], -1)
-        last = np.maximum.reduceat(pos, starts, axis=0)  # the last pair with the best OKS
-        matched = last >= 0
-        gsel = np.where(matched, g[np.maximum(last, 0)], -1)
-        dt_gt[by_rank[a:b][has]] = gsel
-        i, t, ar = np.nonzero(matched)
-        taken[gsel[i, t, ar], t, ar] = True
+    for ar in range(a_n):  # one area range at a time: a third of the temporaries' memory
+        taken = np.zeros((len(gt_img), t_n), bool)
+        for r in range(max_dets):
+            a, b = bounds[r], bounds[r + 1]
+            c = cnt[a:b]
+            has = c > 0
+            if not has.any():
+                continue
+            p0, p1 = seg[a], seg[a] + int(c.sum())
+            starts, lens = seg[a:b][has] - p0, c[has]
+            o, g = oks[p0:p1], pair_g[p0:p1]
+            ok = (~taken[g] | gt_crowd[g][:, None]) & (o[:, None] >= thr)  # (Pr, T)
+            ig = g_ig[g, ar][:, None]  # (Pr, 1)
+            ov = o[:, None]
+            k_reg = np.where(ok & ~ig, ov, -1.0)
+            k_ign = np.where(ok & ig, ov, -1.0)
+            m_reg = np.maximum.reduceat(k_reg, starts, axis=0)  # (nr, T)
+            use_reg = m_reg > -1
+            best = np.where(use_reg, m_reg, np.maximum.reduceat(k_ign, starts, axis=0))
+            key = np.where(np.repeat(use_reg, lens, axis=0), k_reg, k_ign)
+            hit = (key == np.repeat(best, lens, axis=0)) & (key > -1)
+            pos = np.where(hit, np.arange(len(o))[:, None], -1)
+            last = np.maximum.reduceat(pos, starts, axis=0)  # the last pair with the best OKS
+            matched = last >= 0
+            gsel = np.where(matched, g[np.maximum(last, 0)], -1)
+            dt_gt[by_rank[a:b][has], :, ar] = gsel
+            i, t = np.nonzero(matched)
+            taken[gsel[i, t], t] = True
 
     matched = dt_gt >= 0
     a_idx = np.arange(a_n)[None, None, :]

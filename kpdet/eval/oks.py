@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 _EPS = np.spacing(1)
-_CHUNK = 65536  # pairs per block: bounds the (P, K) temporaries to a few MB
+_CHUNK = 8192  # pairs per block: keeps the (P, K, 3) gathers and temporaries near 10 MB
 
 
 def oks_pairs(dt_xy: np.ndarray, gt_kp: np.ndarray, gt_box: np.ndarray, gt_area: np.ndarray,
