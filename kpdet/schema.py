@@ -67,8 +67,9 @@ class KeypointSchema:
         if not flips and names:
             flips = infer_flip_pairs(names)
         sig = cat.get("sigmas")
-        if sig is None and names == COCO17.keypoints:
-            sig = COCO17.sigmas
+        if sig is None:
+            # a category with exactly a built-in schema's keypoints gets that schema's sigmas
+            sig = next((s.sigmas for s in BUILTIN_SCHEMAS.values() if s.keypoints == names), None)
         return KeypointSchema(str(cat.get("name", cat.get("id"))), names, skeleton, flips,
                               None if sig is None else tuple(float(s) for s in sig))
 

@@ -11,3 +11,7 @@ fi
 # torch and torchvision first, pinned: the machines hold these two releases on local disk.
 .venv/bin/python -m pip install -q torch==2.14.1 torchvision==0.29.1
 .venv/bin/python -m pip install -q -e '.[dev]'
+# xtcocotools (reference for the CrowdPose metric tests): its wheels are built against numpy 1,
+# so rebuild it from source against the installed numpy 2 (a few seconds).
+.venv/bin/python -m pip install -q wheel cython
+.venv/bin/python -m pip install -q --no-binary xtcocotools --no-build-isolation xtcocotools==1.14.3

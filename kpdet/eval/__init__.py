@@ -1,55 +1,36 @@
-"""Minimal OKS evaluation backed by pycocotools.
+"""Keypoint evaluation: OKS AP/AR (COCO), CrowdPose AP, PCK/PCKh, breakdowns. NumPy only.
 
-Placeholder carried by the engine branch until the `evaluation` branch lands; it has the
-contract's signature and supports metric="oks" for datasets whose categories share one
-keypoint count. The lead replaces this module at merge.
+``evaluate(gt, preds, metric="oks", *, pck_alpha=0.1, pck_norm="bbox", warn_unknown=True)``
+takes the ground truth (a :class:`~kpdet.data.coco.CocoDataset` or a path) and the
+predictions (a list of COCO result dicts or a path to such a JSON list) and returns a dict:
+
+``metric="oks"`` (COCO keypoints; equal to pycocotools' ``COCOeval(iouType='keypoints')``)
+    ``AP, AP50, AP75, APm, APl, AR, AR50, AR75, ARm, ARl``: floats, -1.0 where undefined.
+    Overall values are COCO's mean over categories (pycocotools with all ``catIds``); every
+    category uses its own keypoints and OKS sigmas (``KeypointSchema.sigma_array()``; a
+    category without sigmas gets ``DEFAULT_SIGMA`` per keypoint with a warning: one fixed
+    tolerance per keypoint, not 1/K, so that OKS does not depend on how many keypoints a
+    category has).
+    ``pck``: the PCK block below (with ``pck_alpha``/``pck_norm``), as extra information.
+``metric="crowdpose"`` (xtcocotools' crowdpose mode, see :mod:`kpdet.eval.crowdpose`)
+    ``AP, AP50, AP75, AR, AR50, AR75, AP_easy, AP_medium, AP_hard`` and ``pck``.
+``metric="pck"`` / ``"pckh"`` (see :mod:`kpdet.eval.pck`; ``pckh`` is PCKh@0.5: α = 0.5, head norm)
+    ``PCK`` (float), ``PCK_per_keypoint`` ({keypoint name: float}, pooled over categories
+    by name), ``mean_error_px``, ``num_keypoints``, ``num_instances``, ``num_missed``,
+    ``num_unnormalised``.
+
+Every metric also gives
+    ``categories``: {category name: the same keys for that category (plus ``pck`` for
+    oks/crowdpose)}; a name shared by two categories becomes ``"name (id N)"``;
+    ``breakdowns``: ``visibility`` / ``occlusion_level`` / ``num_keypoints`` groups
+    (:mod:`kpdet.eval.breakdown`);
+    ``metric``, ``pck_alpha``, ``pck_norm``, ``num_images``, ``num_predictions``.
+
+Empty rates are -1.0, COCO's convention. Result files are validated
+(:mod:`kpdet.eval.predictions`): malformed results raise ``DataError`` naming the file,
+the result index and the field; results for unknown image ids are dropped with a warning.
 """
 
-from __future__ import annotations
+from kpdet.eval.evaluate import METRICS, evaluate
 
-import contextlib
-import io
-import json
-import os
-from typing import Any
-
-import numpy as np
-
-from kpdet.data.coco import CocoDataset, load_coco
-from kpdet.errors import ConfigError, DataError
-
-_OKS_NAMES = ("AP", "AP50", "AP75", "APm", "APl", "AR", "AR50", "AR75", "ARm", "ARl")
-
-
-def evaluate(gt: CocoDataset | str | os.PathLike, preds: list[dict[str, Any]] | str | os.PathLike,
-             metric: str = "oks", *, pck_alpha: float = 0.1) -> dict[str, float]:
-    if metric != "oks":
-        raise ConfigError(f"metric '{metric}' is not available in this build (only 'oks')")
-    if not isinstance(gt, CocoDataset):
-        gt = load_coco(gt)
-    if not isinstance(preds, list):
-        with open(preds, encoding="utf-8") as f:
-            preds = json.load(f)
-        if not isinstance(preds, list):
-            raise DataError(str(preds), "expected a JSON list of predictions")
-    if not preds:
-        return {name: 0.0 for name in _OKS_NAMES}
-    from pycocotools.coco import COCO
-    from pycocotools.cocoeval import COCOeval
-
-    counts = {s.num_keypoints for s in gt.schemas.values() if s.num_keypoints}
-    if len(counts) != 1:
-        raise ConfigError(f"{gt.source}: categories with different keypoint counts {sorted(counts)} "
-                          "need the full evaluation module")
-    sigmas = next(s for s in gt.schemas.values() if s.num_keypoints).sigma_array()
-    with contextlib.redirect_stdout(io.StringIO()):
-        coco_gt = COCO()
-        coco_gt.dataset = json.loads(json.dumps(gt.to_dict()))
-        coco_gt.createIndex()
-        coco_dt = coco_gt.loadRes([dict(p) for p in preds])
-        ev = COCOeval(coco_gt, coco_dt, "keypoints")
-        ev.params.kpt_oks_sigmas = np.asarray(sigmas)
-        ev.evaluate()
-        ev.accumulate()
-        ev.summarize()
-    return {name: float(max(v, 0.0)) for name, v in zip(_OKS_NAMES, ev.stats)}
+__all__ = ["evaluate", "METRICS"]
