@@ -6,9 +6,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))
 import toy_method  # noqa: E402,F401  registers the "toy" methods
 
-from kpdet.schema import KeypointSchema  # noqa: E402
-
-DOTS = KeypointSchema("dots", ("a", "b", "c"), sigmas=(0.1, 0.1, 0.1))
+from toy_method import DOTS  # noqa: E402
 
 
 @pytest.fixture

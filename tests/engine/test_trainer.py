@@ -122,7 +122,7 @@ def test_resume_continues_to_more_epochs(toy_overrides, tmp_path):
 
 
 def test_bad_images_are_skipped_and_named(tiny_coco, toy_overrides, tmp_path):
-    from conftest import DOTS
+    from toy_method import DOTS
 
     train_json = tiny_coco("bad", n_images=10, schema=DOTS, bad_images=(2, 7), name="train.json")
     over = [*toy_overrides, f"data.train={train_json}"]
@@ -149,7 +149,7 @@ def test_checkpoint_of_another_method_or_schema_is_an_error(tiny_coco, toy_overr
 
 
 def test_empty_dataset_is_a_clear_error(tiny_coco, toy_overrides, tmp_path):
-    from conftest import DOTS
+    from toy_method import DOTS
 
     empty = tiny_coco("empty", n_images=0, schema=DOTS, name="train.json")
     with pytest.raises(DataError, match="training set is empty"):

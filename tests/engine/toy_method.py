@@ -13,6 +13,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from kpdet.schema import KeypointSchema
 from kpdet.data.images import read_image
 from kpdet.methods import register
 from kpdet.methods.base import Method, MethodConfig
@@ -106,3 +107,7 @@ class OtherToyMethod(ToyMethod):
     """A second method with the same model, to test checkpoints of another method."""
 
     name = "toy2"
+
+
+# The toy methods' 3-keypoint schema (tests import it from here: every tests/ folder has a conftest).
+DOTS = KeypointSchema("dots", ("a", "b", "c"), sigmas=(0.1, 0.1, 0.1))
