@@ -101,7 +101,8 @@ def whole_image_boxes(image_ids: Sequence[int], sizes: Sequence[tuple[int, int]]
             for i, (w, h) in zip(image_ids, sizes) for c in category_ids]
 
 
-def per_image_boxes(boxes: Sequence[Any], image_ids: Sequence[int], category_ids: Sequence[int]) -> list[dict[str, Any]]:
+def per_image_boxes(boxes: Sequence[Any], image_ids: Sequence[int],
+                    category_ids: Sequence[int]) -> list[dict[str, Any]]:
     """Detection dicts from one list of boxes per image (formats in the module docstring)."""
     if len(boxes) != len(image_ids):
         raise DataError(BOXES, f"expected one list of boxes per image ({len(image_ids)}), got {len(boxes)}")
@@ -120,7 +121,8 @@ def per_image_boxes(boxes: Sequence[Any], image_ids: Sequence[int], category_ids
                 xywh, score, cats = values[:4], values[4] if len(values) == 5 else 1.0, None
             xywh = [float(v) for v in np.asarray(xywh, np.float64).reshape(-1)]
             if len(xywh) != 4 or not all(np.isfinite(xywh)) or xywh[2] <= 0 or xywh[3] <= 0:
-                raise DataError(BOXES, f"expected finite [x, y, w, h] with w, h > 0, got {xywh}", record=rec, field="bbox")
+                raise DataError(BOXES, f"expected finite [x, y, w, h] with w, h > 0, got {xywh}",
+                                record=rec, field="bbox")
             if cats is not None and int(cats) not in category_ids:
                 raise DataError(BOXES, f"unknown category {cats} (the model has {sorted(category_ids)})",
                                 record=rec, field="category_id")
@@ -175,6 +177,8 @@ class Predictor:
         if batch_size < 1:
             raise ConfigError(f"batch_size must be at least 1, got {batch_size}")
         items = expand_images(images)
+        if not items:
+            return
         ids = list(range(1, len(items) + 1)) if image_ids is None else [int(i) for i in image_ids]
         if len(ids) != len(items) or len(set(ids)) != len(ids):
             raise DataError("image_ids", f"expected {len(items)} distinct ids, got {len(ids)} "

@@ -5,6 +5,7 @@ import sys
 import cv2
 import numpy as np
 import pytest
+import torch
 
 import kpdet
 from kpdet.errors import ConfigError, DataError, KpdetError
@@ -116,5 +117,11 @@ def test_bad_inputs_give_clear_errors(toy_run, tmp_path):
     (bare / "config.yaml").write_text((toy_run("toy") / "config.yaml").read_text())
     with pytest.raises(KpdetError, match="has no checkpoint"):
         kpdet.load(bare)
+    with pytest.raises(ConfigError, match="device 'tpu9'"):
+        kpdet.load(toy_run("toy"), device="tpu9")
+    if not torch.cuda.is_available():
+        with pytest.raises(ConfigError, match="CUDA is not available"):
+            kpdet.load(toy_run("toy"), device="cuda")
+    assert predictor.predict([]) == []
     with pytest.raises(KpdetError, match="not a readable kpdet checkpoint"):
         kpdet.load(tmp_path / "broken.jpg")

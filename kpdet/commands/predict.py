@@ -28,7 +28,8 @@ HELP = "predict keypoints on an image, a folder of images or a video with a trai
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("run", metavar="RUN", help="run directory written by `kpdet train`, or one of its .pt checkpoints")
+    parser.add_argument("run", metavar="RUN",
+                        help="run directory written by `kpdet train`, or one of its .pt checkpoints")
     parser.add_argument("--images", metavar="PATH", required=True, help="an image, a folder of images or a video file")
     parser.add_argument("--out", metavar="DIR", required=True, help="output folder")
     parser.add_argument("--boxes", metavar="DET.json", help="detections (COCO results) for top-down methods")
@@ -76,10 +77,12 @@ def _images(predictor, src, out, args) -> int:
     records, preds = [], []
     stream = predictor.stream(paths, args.boxes, batch_size=args.batch_size)
     for name, (image_id, image, found) in tqdm(zip(names, stream), total=len(paths), unit="img", desc="predict"):
-        records.append({"id": image_id, "file_name": name, "width": int(image.shape[1]), "height": int(image.shape[0])})
+        records.append({"id": image_id, "file_name": name, "width": int(image.shape[1]),
+                        "height": int(image.shape[0])})
         preds.extend(p.to_coco() for p in found)
         if not args.no_draw:
-            write_image(out / "overlays" / name, draw_predictions(image, found, predictor.schemas, score_thr=args.score_thr))
+            drawn = draw_predictions(image, found, predictor.schemas, score_thr=args.score_thr)
+            write_image(out / "overlays" / name, drawn)
     write_json(preds, out / "predictions.json")
     write_json({"image_root": str(root), "images": records, "annotations": [], "categories": predictor.categories},
                out / "images.json", indent=1)
