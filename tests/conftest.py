@@ -66,3 +66,31 @@ def tiny_coco(tmp_path):
     def make(subdir: str = "data", **kwargs) -> Path:
         return write_tiny_coco(tmp_path / subdir, **kwargs)
     return make
+
+
+@pytest.fixture(scope="session")
+def toy_run(tmp_path_factory):
+    """Factory: ``toy_run(method="toy") -> Path`` of a run trained for 2 steps on a tiny 3-keypoint
+    set (cached per method for the session). The toy methods live in tests/engine/toy_method.py."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).parent / "engine"))
+    import toy_method  # noqa: F401  registers toy, toy2, toybox
+
+    from kpdet.config import load_config
+    from kpdet.engine.trainer import train
+    from kpdet.schema import KeypointSchema
+
+    dots = KeypointSchema("dots", ("a", "b", "c"), sigmas=(0.1, 0.1, 0.1))
+    root = tmp_path_factory.mktemp("toy_runs")
+    runs: dict[str, Path] = {}
+
+    def make(method: str = "toy") -> Path:
+        if method not in runs:
+            data = write_tiny_coco(root / "data", n_images=8, schema=dots, name="train.json")
+            cfg = load_config(None, [f"method.name={method}", f"data.train={data}", f"data.val={data}",
+                                     "train.epochs=1", "train.batch_size=4", "train.num_workers=0"])
+            train(cfg, root / method)
+            runs[method] = root / method
+        return runs[method]
+    return make

@@ -8,7 +8,7 @@ HELP = "evaluate a trained run (its best checkpoint by default) on a COCO keypoi
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("run", metavar="RUN", help="run directory written by `kpdet train`")
+    parser.add_argument("run", metavar="RUN", help="run directory written by `kpdet train`, or one of its .pt checkpoints")
     parser.add_argument("--data", metavar="ANN.json", help="COCO keypoints file (default: the run's data.val)")
     parser.add_argument("--images", metavar="DIR", help="image folder (default: the JSON's folder)")
     parser.add_argument("--boxes", metavar="DET.json", help="detections for test-time boxes (top-down methods)")
@@ -19,29 +19,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
-    from kpdet.config import load_config
-    from kpdet.engine import checkpoint as ck
     from kpdet.engine.evaluate import evaluate_predictions, load_boxes, predict_dataset
-    from kpdet.engine.rundir import BEST, CONFIG, LAST
+    from kpdet.engine.restore import load_trained
     from kpdet.engine.trainer import load_split, make_accelerator
-    from kpdet.errors import ConfigError, DataError
+    from kpdet.errors import DataError
     from kpdet.fileio import write_json
-    from kpdet.methods import get_method
 
-    run_dir = Path(args.run)
-    if not (run_dir / CONFIG).is_file():
-        raise ConfigError(f"{run_dir}: not a run directory (no {CONFIG})")
-    cfg = load_config(run_dir / CONFIG, resolve_paths=False)
-    path = run_dir / (BEST if args.checkpoint == "best" else LAST)
-    if args.checkpoint == "best" and not path.is_file() and (run_dir / LAST).is_file():
-        print(f"kpdet test: {path.name} not found (the run was never evaluated); using {LAST}")
-        path = run_dir / LAST
-    ckpt = ck.load_checkpoint(path)
-    ck.check_compatible(ckpt, cfg.method.name, None, str(path))
-    method = get_method(cfg.method.name).from_config(cfg.method, ck.categories_to_schemas(ckpt["categories"]))
-    ck.load_weights(method, ck.inference_weights(ckpt), str(path))
+    trained = load_trained(args.run, checkpoint=args.checkpoint)
+    cfg, method, path = trained.cfg, trained.method, trained.checkpoint
 
     data = args.data or cfg.data.val
     images = args.images if args.data else (args.images or cfg.data.val_images)
@@ -62,7 +47,7 @@ def run(args: argparse.Namespace) -> int:
     if bad:
         print(f"skipped {len(bad)} unreadable item(s): " + "; ".join(msg for _, msg in bad[:10]))
     metrics = evaluate_predictions(coco, preds, metric=cfg.train.eval_metric, pck_alpha=cfg.train.pck_alpha)
-    print(f"{path} (step {ckpt['step']}) on {coco.source}: {len(preds)} predictions")
+    print(f"{path} (step {trained.step}) on {coco.source}: {len(preds)} predictions")
     for name, value in metrics.items():
         print(f"  {name:<16} {value:.4f}")
     if args.json:

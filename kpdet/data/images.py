@@ -36,3 +36,15 @@ def write_image(path: str | os.PathLike, image: np.ndarray) -> None:
         raise DataError(str(path), f"could not encode image as {path.suffix}")
     with atomic_open(path, "wb") as f:
         f.write(buf.tobytes())
+
+
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
+
+
+def list_images(folder: str | os.PathLike) -> list[Path]:
+    """The image files directly inside ``folder`` (by suffix, case-insensitive), sorted by name."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise DataError(str(folder), "folder not found")
+    return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES
+                  and not p.name.startswith("."))

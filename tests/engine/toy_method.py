@@ -14,7 +14,6 @@ import torch
 from torch import nn
 
 from kpdet.schema import KeypointSchema
-from kpdet.data.images import read_image
 from kpdet.methods import register
 from kpdet.methods.base import Method, MethodConfig
 from kpdet.structures import Prediction
@@ -41,7 +40,7 @@ class ToyDataset(torch.utils.data.Dataset):
         import cv2
 
         image_id = self.ids[i]
-        img = read_image(self.coco.image_path(image_id))  # DataError when unreadable
+        img = self.coco.load_image(image_id)  # DataError when unreadable
         h, w = img.shape[:2]
         x = cv2.resize(img, (self.size, self.size)).astype(np.float32) / 255.0
         if self.train:
@@ -111,3 +110,53 @@ class OtherToyMethod(ToyMethod):
 
 # The toy methods' 3-keypoint schema (tests import it from here: every tests/ folder has a conftest).
 DOTS = KeypointSchema("dots", ("a", "b", "c"), sigmas=(0.1, 0.1, 0.1))
+
+
+class BoxToyDataset(torch.utils.data.Dataset):
+    """One item per box, cropped and resized: the shape of a top-down method's test-time data."""
+
+    def __init__(self, coco, size: int, boxes):
+        self.coco, self.size = coco, size
+        if boxes is None:  # contract: ground-truth boxes
+            boxes = [{"image_id": a["image_id"], "category_id": a["category_id"], "bbox": a["bbox"], "score": 1.0}
+                     for a in coco.annotations]
+        self.boxes = [b for b in boxes if b["image_id"] in coco.image_by_id]
+
+    def __len__(self) -> int:
+        return len(self.boxes)
+
+    def __getitem__(self, i: int):
+        import cv2
+
+        det = self.boxes[i]
+        img = self.coco.load_image(det["image_id"])
+        x, y, w, h = det["bbox"]
+        x0, y0 = int(max(0, np.floor(x + 0.5))), int(max(0, np.floor(y + 0.5)))
+        x1, y1 = max(x0 + 1, int(np.ceil(x + w + 0.5))), max(y0 + 1, int(np.ceil(y + h + 0.5)))
+        crop = cv2.resize(img[y0:y1, x0:x1], (self.size, self.size)).astype(np.float32) / 255.0
+        k = self.coco.max_keypoints
+        targets = {"uv": np.zeros((k, 2), np.float32), "vis": np.zeros(k, np.float32)}
+        meta = {"image_id": int(det["image_id"]), "box": [float(v) for v in det["bbox"]],
+                "score": float(det["score"]), "category_id": int(det["category_id"])}
+        return torch.from_numpy(crop).permute(2, 0, 1).contiguous(), targets, meta
+
+
+@register
+class BoxToyMethod(ToyMethod):
+    """The toy model applied per box (test-time boxes), to test how boxes reach a method."""
+
+    name = "toybox"
+
+    def build_dataset(self, coco, *, train: bool, boxes: Any = None):
+        if train:
+            return super().build_dataset(coco, train=True)
+        return BoxToyDataset(coco, self.cfg.input_size, boxes)
+
+    @torch.no_grad()
+    def decode(self, outputs, meta):
+        preds = []
+        for uv, m in zip(outputs.float().cpu().numpy(), meta):
+            x, y, w, h = m["box"]
+            kp = np.concatenate([uv * np.array([w, h]) + np.array([x, y]), np.ones((self.k, 1))], 1)
+            preds.append(Prediction(m["image_id"], m["category_id"], kp, m["score"], np.array(m["box"])))
+        return preds
