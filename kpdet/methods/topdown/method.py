@@ -15,6 +15,7 @@ import torch
 from kpdet.codecs.heatmap import FlipTest, HeatmapDecoder, build_refine
 from kpdet.data.instance_crops import CropAugment, InstanceCropDataset
 from kpdet.data.transforms import ColorJitter, HalfBody, ScaleRotateJitter
+from kpdet.errors import ConfigError
 from kpdet.methods import register
 from kpdet.methods.base import Method
 from kpdet.methods.topdown.channels import ChannelBlocks, HeatmapTargets
@@ -34,6 +35,10 @@ class TopDown(Method):
         super().__init__(cfg, schemas)
         self.blocks = ChannelBlocks.from_schemas(self.schemas)
         backbone = Backbone(cfg.backbone, (cfg.backbone_out_index,), weights=cfg.backbone_weights)
+        r = backbone.reductions[-1]
+        if cfg.input_size[0] % r or cfg.input_size[1] % r:
+            raise ConfigError(f"input_size {list(cfg.input_size)} must be divisible by the backbone's output "
+                              f"stride {r} ({cfg.backbone}, feature level {cfg.backbone_out_index})")
         self.net = TopDownNet(backbone, cfg.deconv_channels, cfg.deconv_kernel, self.blocks.total,
                               cfg.heatmap_stride, cfg.image_mean, cfg.image_std)
         self.register_buffer("flip_index", torch.as_tensor(self.blocks.flip_index), persistent=False)
