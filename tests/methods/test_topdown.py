@@ -68,6 +68,9 @@ def test_config_errors():
         _method({1: COCO17}, deconv_channels=[32, 32, 32])
     with pytest.raises(ConfigError, match="divisible"):
         _method({1: COCO17}, input_size=[72, 48])
+    with pytest.raises(ConfigError, match="half_body_split"):
+        _method({1: SQUARE}, augment={"half_body_split": {1: [[0, 1], [2, 7]]}})
+    assert _method({1: SQUARE}, augment={"half_body_split": {1: [[0, 1], [2, 3]]}}).augmentation().halves == {1: ([0, 1], [2, 3])}
 
 
 @pytest.mark.parametrize("refine,tol_cells", [("log_quadratic", 0.01), ("quarter", 0.25)])

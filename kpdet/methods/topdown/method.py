@@ -41,6 +41,11 @@ class TopDown(Method):
                               f"stride {r} ({cfg.backbone}, feature level {cfg.backbone_out_index})")
         self.net = TopDownNet(backbone, cfg.deconv_channels, cfg.deconv_kernel, self.blocks.total,
                               cfg.heatmap_stride, cfg.image_mean, cfg.image_std)
+        for cat, halves in cfg.augment.half_body_split.items():
+            k = self.blocks.sizes.get(cat)
+            if k is None or any(not 0 <= i < k for half in halves for i in half):
+                raise ConfigError(f"method.augment.half_body_split[{cat}]: expected 0-based keypoint indices of a "
+                                  f"category with keypoints ({', '.join(f'{c}: K={n}' for c, n in self.blocks.sizes.items())})")
         self.register_buffer("flip_index", torch.as_tensor(self.blocks.flip_index), persistent=False)
         self.targets = HeatmapTargets(self.blocks, cfg.heatmap_size, cfg.heatmap_stride, cfg.sigma)
         d = cfg.decoder
@@ -73,7 +78,7 @@ class TopDown(Method):
 
     def loss(self, outputs: dict[str, torch.Tensor], targets: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         """Weighted MSE averaged over supervised (sample, keypoint) heatmaps, × loss_weight."""
-        pred = outputs["heatmaps"]  # (B, C, Hm, Wm)
+        pred = outputs["heatmaps"].float()  # (B, C, Hm, Wm); float32 even under mixed precision
         target = targets["heatmap"].to(pred)
         weight = (targets["weight"] if self.cfg.use_target_weight else targets["mask"]).to(pred)  # (B, C)
         per_map = (pred - target).pow(2).mean(dim=(2, 3))  # (B, C)
