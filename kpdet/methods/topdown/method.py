@@ -44,8 +44,9 @@ class TopDown(Method):
         for cat, halves in cfg.augment.half_body_split.items():
             k = self.blocks.sizes.get(cat)
             if k is None or any(not 0 <= i < k for half in halves for i in half):
-                raise ConfigError(f"method.augment.half_body_split[{cat}]: expected 0-based keypoint indices of a "
-                                  f"category with keypoints ({', '.join(f'{c}: K={n}' for c, n in self.blocks.sizes.items())})")
+                known = ", ".join(f"{c}: K={n}" for c, n in self.blocks.sizes.items())
+                raise ConfigError(f"method.augment.half_body_split[{cat}]: expected 0-based keypoint indices "
+                                  f"of a category with keypoints ({known})")
         self.register_buffer("flip_index", torch.as_tensor(self.blocks.flip_index), persistent=False)
         self.targets = HeatmapTargets(self.blocks, cfg.heatmap_size, cfg.heatmap_stride, cfg.sigma)
         d = cfg.decoder
