@@ -69,7 +69,7 @@ def make_figures(root: Path, n_images: int = 6, size: int = 128, seed: int = 0,
             kp[vis == 0, :2] = 0
             anns.append({"id": len(anns) + 1, "image_id": i + 1, "category_id": cat,
                          "bbox": [float(v) for v in (*lo, *(hi - lo))], "area": float(np.prod(hi - lo)),
-                         "iscrowd": 0, "keypoints": [round(float(v), 3) for v in kp.reshape(-1)]})
+                         "iscrowd": 0, "num_keypoints": int((vis > 0).sum()), "keypoints": [round(float(v), 3) for v in kp.reshape(-1)]})
         write_image(root / "images" / f"{i + 1:04d}.png", img)
         images.append({"id": i + 1, "file_name": f"images/{i + 1:04d}.png", "width": size, "height": size})
     cats = [schemas[c].to_category(c) for c in categories]
