@@ -1,0 +1,1 @@
+"""Target encoders (per sample, CPU, NumPy) and batched decoders (torch) shared by methods."""

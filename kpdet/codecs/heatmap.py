@@ -1,0 +1,132 @@
+"""Gaussian keypoint heatmaps: encode per sample (NumPy), decode batched (torch).
+
+Coordinates follow :mod:`kpdet.structures`: a keypoint at input pixel ``x`` sits at map cell
+``image_to_map(x, stride)`` and the Gaussian is centred there with sub-pixel precision (no
+rounding), so ``decode(encode(kp))`` is exact up to the refinement step's own error.
+
+Decoding is a chain of small steps on batched tensors::
+
+    HeatmapDecoder(stride=4, refine=QuarterShift(), flip=FlipTest(shift_px=0.0))
+
+``flip`` produces the heatmaps (plain or averaged with the flipped crop), ``refine`` turns the
+integer argmax into sub-pixel cells; later steps (blur, other refinements) plug in the same way.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Protocol
+
+import numpy as np
+import torch
+
+from kpdet.ops.affine import apply_affine
+from kpdet.ops.flip import flip_maps, shift_x
+from kpdet.ops.peaks import argmax_2d
+from kpdet.ops.subpixel import log_quadratic_offset, quarter_offset
+from kpdet.structures import image_to_map, map_to_image
+
+
+# -- encode ------------------------------------------------------------------------------
+def gaussian_heatmaps(keypoints: np.ndarray, map_size: tuple[int, int], stride: float, sigma: float,
+                      radius: float = 3.0) -> tuple[np.ndarray, np.ndarray]:
+    """keypoints (K, 3) x, y, v in input pixels → heatmaps (K, Hm, Wm) float32, weights (K,) float32.
+
+    weight 1 for a labelled keypoint (v > 0) whose centre lies on the map, else 0 and an empty map.
+    Values beyond ``radius``·sigma on either axis are zero (the 3σ window of SimpleBaseline).
+    """
+    hm, wm = map_size
+    kp = np.asarray(keypoints, np.float64).reshape(-1, 3)
+    mu = image_to_map(kp[:, :2], stride)  # (K, 2) map cells
+    inside = (mu[:, 0] >= -0.5) & (mu[:, 0] < wm - 0.5) & (mu[:, 1] >= -0.5) & (mu[:, 1] < hm - 0.5)
+    weights = ((kp[:, 2] > 0) & inside & np.isfinite(mu).all(1)).astype(np.float32)
+    mu = np.where(weights[:, None] > 0, mu, 0.0)
+    dx = np.arange(wm)[None, :] - mu[:, :1]  # (K, Wm)
+    dy = np.arange(hm)[None, :] - mu[:, 1:]  # (K, Hm)
+    gx = np.exp(-dx**2 / (2 * sigma**2)) * (np.abs(dx) <= radius * sigma)
+    gy = np.exp(-dy**2 / (2 * sigma**2)) * (np.abs(dy) <= radius * sigma)
+    heatmaps = gy[:, :, None] * gx[:, None, :] * weights[:, None, None]  # (K, Hm, Wm)
+    return heatmaps.astype(np.float32), weights
+
+
+# -- decode steps ------------------------------------------------------------------------
+class Refine(Protocol):
+    def __call__(self, heatmaps: torch.Tensor, cells: torch.Tensor) -> torch.Tensor: ...
+
+
+class NoRefine:
+    """Integer argmax only."""
+
+    def __call__(self, heatmaps: torch.Tensor, cells: torch.Tensor) -> torch.Tensor:
+        return cells
+
+
+@dataclass(frozen=True)
+class QuarterShift:
+    """Argmax + ``step`` cells towards the higher neighbour (SimpleBaseline's 0.25-px shift)."""
+
+    step: float = 0.25
+
+    def __call__(self, heatmaps: torch.Tensor, cells: torch.Tensor) -> torch.Tensor:
+        return cells + quarter_offset(heatmaps, cells, self.step)
+
+
+class LogQuadratic:
+    """Argmax + vertex of the per-axis parabola through the log heatmap (exact on Gaussians)."""
+
+    def __call__(self, heatmaps: torch.Tensor, cells: torch.Tensor) -> torch.Tensor:
+        return cells + log_quadratic_offset(heatmaps, cells)
+
+
+@dataclass(frozen=True)
+class FlipTest:
+    """Average the heatmaps of the crop and of its mirror image (mirrored back, channels swapped).
+
+    ``shift_px`` moves the mirrored-back heatmaps right by that many heatmap cells before the
+    average. SimpleBaseline uses 1.0 to compensate the half-pixel bias of its coordinate
+    convention; in kpdet's pixel-centre convention a mirrored input gives exactly mirrored
+    maps, so the unbiased default is 0.0 (the point of UDP, Huang et al. 2020).
+    """
+
+    shift_px: float = 0.0
+
+    def __call__(self, model_fn: Callable[[torch.Tensor], torch.Tensor], images: torch.Tensor,
+                 flip_index: torch.Tensor) -> torch.Tensor:
+        plain = model_fn(images)  # (B, C, Hm, Wm)
+        mirrored = flip_maps(model_fn(images.flip(-1)), flip_index)
+        return 0.5 * (plain + shift_x(mirrored, self.shift_px))
+
+
+@dataclass
+class HeatmapDecoder:
+    """Heatmaps → keypoints in image coordinates through each crop's affine."""
+
+    stride: float
+    refine: Refine = QuarterShift()
+    flip: FlipTest | None = None
+
+    def heatmaps(self, model_fn: Callable[[torch.Tensor], torch.Tensor], images: torch.Tensor,
+                 flip_index: torch.Tensor) -> torch.Tensor:
+        """Run the model (and the flip test when configured): (B, C, Hm, Wm)."""
+        if self.flip is None:
+            return model_fn(images)
+        return self.flip(model_fn, images, flip_index)
+
+    def decode(self, heatmaps: torch.Tensor, crop_to_image: torch.Tensor | None = None
+               ) -> tuple[torch.Tensor, torch.Tensor]:
+        """heatmaps (B, K, Hm, Wm), crop_to_image (B, 2, 3) or None
+        → points (B, K, 2) x, y in image (or crop-input) pixels, maxvals (B, K)."""
+        heatmaps = heatmaps.float()
+        cells, maxvals = argmax_2d(heatmaps)
+        cells = self.refine(heatmaps, cells)  # (B, K, 2) map cells
+        points = map_to_image(cells, self.stride)  # (B, K, 2) crop-input pixels
+        if crop_to_image is not None:
+            points = apply_affine(points, crop_to_image.to(points))
+        return points, maxvals
+
+
+def build_refine(name: str) -> Refine:
+    steps: dict[str, Refine] = {"none": NoRefine(), "quarter": QuarterShift(), "log_quadratic": LogQuadratic()}
+    if name not in steps:
+        raise ValueError(f"unknown heatmap refinement '{name}'; choose one of {', '.join(steps)}")
+    return steps[name]

@@ -1,0 +1,1 @@
+"""Top-down keypoint estimation: box → crop → heatmaps (SimpleBaseline; CCM builds on it)."""

@@ -1,0 +1,1 @@
+"""Network building blocks: backbones (timm adapter), necks, heads."""

@@ -1,0 +1,1 @@
+"""Stateless tensor/array functions: affines, peaks, sub-pixel refinement, flips."""

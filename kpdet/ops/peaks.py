@@ -1,0 +1,36 @@
+"""Peak finding on batched maps."""
+
+from __future__ import annotations
+
+import torch
+
+
+def argmax_2d(heatmaps: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """heatmaps (B, K, H, W) → integer peak cells (B, K, 2) as float x, y, and maxvals (B, K)."""
+    b, k, h, w = heatmaps.shape
+    maxvals, flat = heatmaps.reshape(b, k, h * w).max(dim=-1)
+    coords = torch.stack([flat % w, torch.div(flat, w, rounding_mode="floor")], dim=-1)
+    return coords.to(heatmaps.dtype), maxvals
+
+
+def neighbours(heatmaps: torch.Tensor, cells: torch.Tensor) -> dict[str, torch.Tensor]:
+    """Values at the peak and its 4-neighbourhood (borders clamped).
+
+    heatmaps (B, K, H, W), cells (B, K, 2) integer-valued x, y → dict of (B, K) tensors
+    ``c, l, r, u, d`` (centre, left, right, up, down) and the masks ``inside_x``/``inside_y``
+    (both horizontal / vertical neighbours exist).
+    """
+    b, k, h, w = heatmaps.shape
+    flat = heatmaps.reshape(b, k, h * w)
+    x = cells[..., 0].long()
+    y = cells[..., 1].long()
+
+    def at(dx: int, dy: int) -> torch.Tensor:
+        xi = (x + dx).clamp(0, w - 1)
+        yi = (y + dy).clamp(0, h - 1)
+        return flat.gather(-1, (yi * w + xi)[..., None])[..., 0]
+
+    return {
+        "c": at(0, 0), "l": at(-1, 0), "r": at(1, 0), "u": at(0, -1), "d": at(0, 1),
+        "inside_x": (x > 0) & (x < w - 1), "inside_y": (y > 0) & (y < h - 1),
+    }
