@@ -24,7 +24,6 @@ import numpy as np
 import torch
 
 from kpdet.data.coco import CocoDataset
-from kpdet.data.images import read_image
 from kpdet.data.transforms import (ColorJitter, HalfBody, ScaleRotateJitter, body_halves, box_to_center_size,
                                    crop_affine, flip_keypoint_order, warp_image, warp_keypoints)
 from kpdet.errors import DataError
@@ -140,7 +139,7 @@ class InstanceCropDataset(torch.utils.data.Dataset):
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, dict[str, Any], dict[str, Any]]:
         rec = self.records[index]
-        image = read_image(self.coco.image_path(rec.image_id))
+        image = self.coco.load_image(rec.image_id)
         # one generator per item, seeded from torch's RNG: differs per epoch and per worker
         rng = np.random.default_rng(int(torch.randint(0, 2**62, ()))) if self.augment is not None else None
         crop, keypoints, matrix = self.crop(rec, image, rng)
