@@ -127,3 +127,14 @@ def test_raw_candidates_place_a_centred_prediction_at_the_cell_centre():
     # σ(0) = 0.5 → offset 0.5 cell: cell (0, 0) of stride 8 is centred at pixel 3.5 (pixel-centre frame)
     assert cand["box"][0, 0].tolist() == pytest.approx([3.5, 3.5, 8.0, 8.0])
     assert cand["kps"][0, 0, 0].tolist() == pytest.approx([-0.5, -0.5])
+
+
+def test_tta_predictions_are_in_image_coordinates_with_schema_keypoints():
+    cfg = KapaoConfig(input_size=128, width_multiple=0.125, depth_multiple=0.33,
+                      inference={"conf_pose": 0.0, "max_det": 5, "tta": True})
+    torch.manual_seed(0)
+    method = Kapao(cfg, {1: SCHEMA}).eval()
+    meta = [{"image_id": 3, "input_to_image": np.array([[0.5, 0, 0], [0, 0.5, 0]])}]
+    preds = method.predict_batch(torch.rand(1, 3, 128, 128), meta)
+    assert 0 < len(preds) <= 5 and all(p.image_id == 3 and p.keypoints.shape == (3, 3) for p in preds)
+    assert all(-20 < p.bbox[0] < 84 for p in preds)  # halved by input_to_image
