@@ -88,14 +88,13 @@ def fuse(dets: Detections, k_image: torch.Tensor, k_owner: torch.Tensor, k_index
     reach the same pose keypoint the most confident one wins. Returns the number fused."""
     if len(k_xy) == 0 or len(dets.score) == 0:
         return 0
-    pose_kp = dets.keypoints[:, k_index.clamp_min(0), :2].transpose(0, 1)  # (Nk, P, 2)
-    dist = torch.linalg.norm(pose_kp - k_xy[:, None], dim=-1)  # (Nk, P)
-    ok = ((k_image[:, None] == dets.image[None]) & (k_owner[:, None] == dets.pose_class[None])
-          & (dets.score[None] > fusion_conf))
-    dist = dist.masked_fill(~ok, float("inf"))
-    best, pose = dist.min(1)  # (Nk,)
-    hit = best < distance
-    if not hit.any():
+    pose_kp = dets.keypoints[:, k_index.clamp_min(0), :2]  # (P, Nk, 2)
+    dist = (pose_kp - k_xy[None]).square().sum(-1)  # (P, Nk) squared distances
+    bad = ((dets.image[:, None] != k_image[None]) | (dets.pose_class[:, None] != k_owner[None])
+           | (dets.score[:, None] <= fusion_conf))
+    best, pose = dist.masked_fill_(bad, float("inf")).min(0)  # (Nk,)
+    hit = (best < distance * distance).nonzero().squeeze(1)
+    if len(hit) == 0:
         return 0
     pose, kidx, conf, xy = pose[hit], k_index[hit], k_conf[hit], k_xy[hit]
     k = dets.keypoints.shape[1]
@@ -105,7 +104,7 @@ def fuse(dets: Detections, k_image: torch.Tensor, k_owner: torch.Tensor, k_index
     flat = dets.keypoints.view(-1, 3)
     flat[slot[winner], :2] = xy[winner]
     flat[slot[winner], 2] = conf[winner]
-    return int(torch.unique(slot).numel())
+    return int((top >= 0).sum())
 
 
 def _top_per_image(keep: torch.Tensor, image: torch.Tensor, max_det: int) -> torch.Tensor:
