@@ -70,7 +70,9 @@ def test_preset_build_forward_loss_backward_decode(name, preset, tiny_coco):
     images, _, meta = method.collate([eval_ds[i] for i in range(min(2, len(eval_ds)))])
     with torch.no_grad():
         preds = method.predict_batch(images, meta)
-    assert preds and all(isinstance(p, Prediction) for p in preds)
+    # An untrained detector may keep nothing above its confidence thresholds: empty is valid here;
+    # each method's own tests check decoding on planted outputs.
+    assert isinstance(preds, list) and all(isinstance(p, Prediction) for p in preds)
     ids = {m["image_id"] for m in meta}
     assert all(p.image_id in ids and p.keypoints.shape == (COCO17.num_keypoints, 3) for p in preds)
     x = cls.example_input(cfg.method)
