@@ -10,8 +10,8 @@ from kpdet.schema import KeypointSchema
 from kpdet.structures import map_to_image
 
 SCHEMAS = {3: KeypointSchema("x", ("a", "b")), 7: KeypointSchema("y", ("p", "q", "r"))}
-SMALL = {"name": "coke", "backbone": "resnet18", "neck_channels": 16, "feature_stride": 4, "feature_dim": 8,
-         "input_size": (64, 64), "clutter_groups": 4, "clutter_group_size": 5}
+SMALL = {"name": "coke", "backbone": "resnet10t", "neck_channels": 16, "feature_stride": 4, "feature_dim": 8,
+         "input_size": (32, 32), "clutter_groups": 4, "clutter_group_size": 5}
 
 
 @pytest.fixture(scope="module")
@@ -23,8 +23,8 @@ def method():
 def _targets(cats):
     kp = torch.zeros(len(cats), 3, 3)
     kp[:, 0] = torch.tensor([10.0, 12.0, 2.0])
-    kp[:, 1] = torch.tensor([40.0, 30.0, 2.0])
-    kp[:, 2] = torch.tensor([20.0, 50.0, 1.0])
+    kp[:, 1] = torch.tensor([25.0, 20.0, 2.0])
+    kp[:, 2] = torch.tensor([20.0, 28.0, 1.0])
     return {"keypoints": kp, "category": torch.tensor(cats)}
 
 
@@ -37,7 +37,7 @@ def test_layout_and_banks(method):
 
 def test_loss_trains_features_and_updates_banks_only_in_training(method):
     method.train()
-    images = torch.rand(2, 3, 64, 64)
+    images = torch.rand(2, 3, 32, 32)
     terms = method.loss(method(images), _targets([0, 1]))
     assert set(terms) == {"keypoint", "clutter"}
     sum(terms.values()).backward()
@@ -86,7 +86,7 @@ def test_ablation_variants_compute(method):
                   {"objective": "classification"}, {"bank_update": "periodic", "negatives": "all"}):
         torch.manual_seed(0)
         m = get_method("coke").from_config({**SMALL, **extra}, SCHEMAS).train()
-        terms = m.loss(m(torch.rand(2, 3, 64, 64)), _targets([1, 0]))
+        terms = m.loss(m(torch.rand(2, 3, 32, 32)), _targets([1, 0]))
         assert all(torch.isfinite(t) for t in terms.values()), extra
         sum(terms.values()).backward()
 
