@@ -4,12 +4,12 @@
         [--preset configs/coke/tiny.yaml] [--repeat 5] [--threads 1]
 
 A batch of crops of mixed categories (the 12 PASCAL3D+ categories by default) goes through
-the feature extractor once, then either (a) one 1×1 convolution with all categories'
-prototypes, a per-crop gather of its category's response maps and one argmax (kpdet's
-decode), or (b) the per-category loop a one-model-per-category implementation would run
-(select the crops of a category, convolve with its prototypes, decode). Prints the time of
-the response+decode stage and of the whole forward+decode, best of --repeat, and the ratio;
-both paths must return the same keypoints.
+the feature extractor once; the response-map + argmax stage is then timed three ways:
+(a) kpdet's decode: each crop's own prototypes as its 1×1 kernels in one batched product;
+(b) one 1×1 convolution with all categories' prototypes, then each crop's block;
+(c) the loop a one-model-per-category implementation runs (select the category's crops,
+convolve with its prototypes, argmax). Best of --repeat; all three must agree. Also prints
+the full decode (with Prediction objects) and the forward pass.
 """
 
 from __future__ import annotations
@@ -49,21 +49,26 @@ def main() -> None:
     meta = [{"image_id": i, "category_id": c, "crop_to_image": np.array([[1.0, 0, 0], [0, 1.0, 0]])}
             for i, c in enumerate(cats)]
 
+    cat_idx = torch.as_tensor([method.layout.index(c) for c in cats])
+    affines = torch.as_tensor(np.stack([m["crop_to_image"] for m in meta]), dtype=torch.float32)
+
     def batched(features):
-        return method.decode({"features": features}, meta)
+        return method.locate(features, cat_idx, affines)[0]
+
+    def shared_conv(features):  # all P prototypes as one convolution, then each crop's block
+        maps = prototype_responses(features, bank.prototypes)[torch.arange(len(cats))[:, None],
+                                                             method.row_table[cat_idx]]
+        return method.decoder.decode(torch.exp((maps - 1) / cfg.temperature), affines)[0]
 
     def per_category(features):
-        out = [None] * len(meta)
+        out = torch.zeros(len(cats), method.layout.max_keypoints, 2)
         for c in sorted(set(cats)):
-            idx = [i for i, ci in enumerate(cats) if ci == c]
+            idx = torch.as_tensor([i for i, ci in enumerate(cats) if ci == c])
             k = method.layout.index(c)
             rows = method.row_table[k, : method.layout.sizes[k]]
             maps = prototype_responses(features[idx], bank.prototypes[rows])  # (b_c, K, H, W)
-            scores = torch.exp((maps - 1) / cfg.temperature)
-            pts, _ = method.decoder.decode(scores, torch.as_tensor(np.stack([meta[i]["crop_to_image"] for i in idx]),
-                                                                   dtype=torch.float32))
-            for j, i in enumerate(idx):
-                out[i] = pts[j].numpy()
+            pts, _ = method.decoder.decode(torch.exp((maps - 1) / cfg.temperature), affines[idx])
+            out[idx, : len(rows)] = pts
         return out
 
     def best(fn):
@@ -76,18 +81,20 @@ def main() -> None:
 
     with torch.no_grad():
         features = method(images)["features"]
-        t_batched, preds = best(lambda: batched(features))
-        t_loop, loop_pts = best(lambda: per_category(features))
+        t_batched, pts = best(lambda: batched(features))
+        t_shared, pts_shared = best(lambda: shared_conv(features))
+        t_loop, pts_loop = best(lambda: per_category(features))
+        t_decode, _ = best(lambda: method.decode({"features": features}, meta))
         t_fwd, _ = best(lambda: method(images))
-    for p, q in zip(preds, loop_pts):
-        assert np.allclose(p.keypoints[:, :2], q, atol=1e-4)
+    assert torch.allclose(pts, pts_shared, atol=1e-4) and torch.allclose(pts, pts_loop, atol=1e-4)
     h, w = features.shape[-2:]
     print(f"{args.categories} categories × {args.keypoints} keypoints, batch {args.batch}, "
-          f"{tuple(cfg.input_size)} crops, {h}×{w} feature maps, {args.threads} thread(s)")
-    print(f"responses+decode  batched {1e3 * t_batched:8.2f} ms   per-category loop {1e3 * t_loop:8.2f} ms   "
-          f"ratio {t_loop / t_batched:5.2f}×")
-    print(f"forward+decode    batched {1e3 * (t_fwd + t_batched):8.2f} ms   per-category loop "
-          f"{1e3 * (t_fwd + t_loop):8.2f} ms   ({1e3 * (t_fwd + t_batched) / args.batch:.2f} ms per crop batched)")
+          f"{tuple(cfg.input_size)} crops, {h}×{w} feature maps, {args.threads} thread(s), best of {args.repeat}")
+    print(f"responses+argmax: batched per-crop kernels {1e3 * t_batched:7.2f} ms | one conv with all prototypes "
+          f"{1e3 * t_shared:7.2f} ms ({t_shared / t_batched:.2f}×) | per-category loop {1e3 * t_loop:7.2f} ms "
+          f"({t_loop / t_batched:.2f}×)")
+    print(f"full decode (→ Prediction objects) {1e3 * t_decode:7.2f} ms; forward {1e3 * t_fwd:7.2f} ms; "
+          f"forward+decode {1e3 * (t_fwd + t_decode) / args.batch:.2f} ms per crop")
 
 
 if __name__ == "__main__":

@@ -6,9 +6,9 @@ category's prototypes ∪ clutter bank} and Eq. 7; then update the keypoint bank
 push the crop's clutter group into the clutter bank (FIFO). The engine calls ``loss`` once per
 (micro-)batch in training mode, so the banks move with the feature extractor.
 
-Inference: the prototypes are 1×1 convolution kernels over the feature map (Fig. 3): one
-convolution gives the response maps of all categories' keypoints for the whole batch; each
-crop keeps its category's block, argmax per keypoint → crop pixels → image pixels.
+Inference: the prototypes are 1×1 convolution kernels over the feature map (Fig. 3): each
+crop is convolved with its own category's prototypes in one batched product for the whole
+batch (several categories at once), argmax per keypoint → crop pixels → image pixels.
 Keypoint score: exp((r − 1)/τ) of the maximum cosine response r (1 at a perfect match);
 instance score: their mean × the box score.
 """
@@ -153,10 +153,20 @@ class Coke(Method):
     @torch.no_grad()
     def responses(self, features: torch.Tensor, category: torch.Tensor) -> torch.Tensor:
         """features (B, D, H, W), category (B,) index → (B, K_max, H, W) each crop's own block.
-        One 1×1 convolution serves all categories of the batch at once."""
-        all_maps = prototype_responses(features, self.keypoint_bank.prototypes)  # (B, P, H, W)
-        rows = self.row_table[category]  # (B, K_max)
-        return all_maps[torch.arange(len(category), device=features.device)[:, None], rows]
+
+        Each crop's prototypes act as its 1×1 kernels; one batched matrix product serves every
+        category of the batch at once and computes only the crop's own K responses (a shared
+        convolution with all P prototypes, ``prototype_responses``, would compute P per crop)."""
+        kernels = self.keypoint_bank.prototypes[self.row_table[category]]  # (B, K_max, D)
+        return torch.einsum("bkd,bdhw->bkhw", kernels.to(features), features)
+
+    @torch.no_grad()
+    def locate(self, features: torch.Tensor, category: torch.Tensor, crop_to_image: torch.Tensor
+               ) -> tuple[torch.Tensor, torch.Tensor]:
+        """→ points (B, K_max, 2) in image pixels, keypoint scores (B, K_max) in (0, 1]."""
+        maps = self.responses(features, category)  # (B, K_max, H, W) cosine responses
+        scores_map = torch.exp((maps - 1) / self.cfg.temperature)  # positive, monotone: refinement works on it
+        return self.decoder.decode(scores_map, crop_to_image)
 
     @torch.no_grad()
     def decode(self, outputs: dict[str, torch.Tensor], meta: list[dict[str, Any]]) -> list[Prediction]:
@@ -166,11 +176,9 @@ class Coke(Method):
         device = features.device
         cats = [int(m["category_id"]) for m in meta]
         cat_idx = torch.as_tensor([self.layout.index(c) for c in cats], device=device)
-        maps = self.responses(features, cat_idx)  # (B, K_max, H, W) cosine responses
-        scores_map = torch.exp((maps - 1) / self.cfg.temperature)  # positive, monotone: refinement works on it
         crop_to_image = torch.as_tensor(np.stack([m["crop_to_image"] for m in meta]), dtype=torch.float32,
                                         device=device)  # (B, 2, 3)
-        points, maxvals = self.decoder.decode(scores_map, crop_to_image)  # (B, K_max, 2), (B, K_max)
+        points, maxvals = self.locate(features, cat_idx, crop_to_image)  # (B, K_max, 2), (B, K_max)
         valid = self.row_valid[cat_idx]
         kp_score = (maxvals * valid).sum(1) / valid.sum(1)
         box_scores = torch.as_tensor([float(m.get("box_score", 1.0)) for m in meta], device=device)
