@@ -78,7 +78,3 @@ class CokeConfig(MethodConfig):
         if min(v) <= 0:
             raise ValueError(f"input_size must be positive [H, W], got {list(v)}")
         return v
-
-    @property
-    def feature_size(self) -> tuple[int, int]:
-        return -(-self.input_size[0] // self.feature_stride), -(-self.input_size[1] // self.feature_stride)

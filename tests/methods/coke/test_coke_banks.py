@@ -73,3 +73,25 @@ def test_banks_are_checkpointed_buffers():
     assert {"prototypes", "count"} <= set(bank.state_dict())
     assert {"features", "time", "clock"} <= set(clutter.state_dict())
     assert not any(p.requires_grad for p in list(bank.buffers()) + list(clutter.buffers()))
+
+
+def test_updates_combine_all_processes(monkeypatch):
+    """Two processes holding the same batch: sums and counts double, both processes' groups enter."""
+    from kpdet.methods.coke import banks
+
+    def all_reduce(x):
+        x.mul_(2)
+
+    def all_gather(out, x):
+        for o in out:
+            o.copy_(x)
+
+    monkeypatch.setattr(banks, "_world", lambda: 2)
+    monkeypatch.setattr(torch.distributed, "all_reduce", all_reduce)
+    monkeypatch.setattr(torch.distributed, "all_gather", all_gather)
+    bank = KeypointBank(1, 2)
+    sums, counts = bank.batch_statistics(torch.tensor([[0.0, 1.0]]), torch.tensor([0]), torch.tensor([True]))
+    assert counts.tolist() == [2.0] and sums.tolist() == [[0.0, 2.0]]
+    clutter = ClutterBank(groups=4, group_size=1, dim=1)
+    clutter.push(torch.ones(1, 1, 1))
+    assert int(clutter.valid.sum()) == 2 and int(clutter.clock) == 1
