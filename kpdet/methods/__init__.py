@@ -10,6 +10,7 @@ from kpdet.errors import ConfigError
 _MODULES = {
     "topdown": "kpdet.methods.topdown.method",
     "kapao": "kpdet.methods.kapao.method",
+    "coke": "kpdet.methods.coke.method",
 }
 _REGISTRY: dict[str, type] = {}
 

@@ -1,0 +1,1 @@
+"""CoKe: contrastive keypoint learning with keypoint and clutter banks (Bai et al.)."""
