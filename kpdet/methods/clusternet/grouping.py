@@ -75,20 +75,27 @@ class TagGrouper:
         return np.stack(people), sums / counts[:, None]
 
 
-def fill_missing(people: torch.Tensor, means: torch.Tensor, heatmaps: torch.Tensor, tags: torch.Tensor
-                 ) -> torch.Tensor:
+def fill_missing(people: torch.Tensor, means: torch.Tensor, heatmaps: torch.Tensor, tags: torch.Tensor,
+                 valid: torch.Tensor | None = None) -> torch.Tensor:
     """PoseAE refinement: each person's undetected keypoint j is put at the cell of map j that
     maximises value − round(‖tag − person mean‖).
 
     people (B, P, J, 3) x, y, value (value 0: missing), means (B, P, L), heatmaps (B, J, H, W),
-    tags (B, J, L, H, W) → people with the missing entries filled (value read on the heatmap).
+    tags (B, J, L, H, W), valid (B, P) real people (padding rows are skipped) → people with the
+    missing entries filled (value read on the heatmap).
     """
     b, j, h, w = heatmaps.shape
-    dist = (tags[:, None] - means[:, :, None, :, None, None]).norm(dim=3)  # (B, P, J, H, W)
-    score = heatmaps[:, None] - dist.round()
-    flat = score.reshape(*score.shape[:3], h * w).argmax(-1)  # (B, P, J)
-    value = heatmaps.reshape(b, 1, j, h * w).expand(-1, people.shape[1], -1, -1).gather(-1, flat[..., None])[..., 0]
-    filled = torch.stack([(flat % w).to(people), torch.div(flat, w, rounding_mode="floor").to(people),
-                          value.to(people)], -1)
-    missing = (people[..., 2] <= 0)[..., None]
-    return torch.where(missing, filled, people)
+    missing = people[..., 2] <= 0
+    if valid is not None:
+        missing &= valid[..., None]
+    bi, pi, ji = torch.nonzero(missing, as_tuple=True)  # the M missing entries
+    if len(bi) == 0:
+        return people
+    dist = (tags[bi, ji] - means[bi, pi][:, :, None, None]).norm(dim=1)  # (M, H, W)
+    maps = heatmaps[bi, ji]  # (M, H, W)
+    flat = (maps - dist.round()).reshape(-1, h * w).argmax(-1)  # (M,)
+    value = maps.reshape(-1, h * w).gather(-1, flat[:, None])[:, 0]
+    out = people.clone()
+    out[bi, pi, ji] = torch.stack([(flat % w).to(people), torch.div(flat, w, rounding_mode="floor").to(people),
+                                   value.to(people)], -1)
+    return out

@@ -142,7 +142,7 @@ class ClusterNet(Method):
         people_t = torch.as_tensor(people, dtype=torch.float32, device=heat.device)
         if d.fill_missing:
             people_t = fill_missing(people_t, torch.as_tensor(means, dtype=torch.float32, device=heat.device),
-                                    heat, tags)
+                                    heat, tags, torch.as_tensor(valid, device=heat.device))
         # sub-pixel refinement by the shared decoder step, people folded into the channel axis
         rep = heat[:, torch.arange(k, device=heat.device).repeat(p_max)]  # (B, P·K, Hm, Wm)
         cells_ref = self.refine(rep, people_t[..., :2].reshape(b, p_max * k, 2)).reshape(b, p_max, k, 2)
