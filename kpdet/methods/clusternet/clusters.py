@@ -10,8 +10,6 @@ Any schema whose order does not follow its body structure can list the groups ex
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Sequence
-
 import numpy as np
 
 from kpdet.errors import ConfigError
@@ -75,18 +73,6 @@ class Clusters:
     def is_identity(self) -> bool:
         """One cluster per keypoint, in keypoint order: maps identify keypoints."""
         return self.groups == tuple((i,) for i in range(self.num_keypoints))
-
-    def flip_index(self, keypoint_flip: Sequence[int]) -> np.ndarray | None:
-        """(n,) cluster permutation under a left/right mirror, or None when the mirror does not map
-        clusters onto clusters (then flip test cannot average this branch)."""
-        out = np.zeros(self.num, np.int64)
-        index = {frozenset(g): c for c, g in enumerate(self.groups)}
-        for c, g in enumerate(self.groups):
-            m = index.get(frozenset(int(keypoint_flip[i]) for i in g))
-            if m is None:
-                return None
-            out[c] = m
-        return out
 
 
 def alignment_mask(sparse: Clusters, dense: Clusters) -> np.ndarray:

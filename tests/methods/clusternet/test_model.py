@@ -85,3 +85,12 @@ def test_flip_test_prediction_is_mirror_consistent():
     b = m.predict_batch(x.flip(-1), mirror)
     assert len(a) == len(b) >= 1
     assert np.allclose(a[0].keypoints[:, :2], b[0].keypoints[COCO17.flip_index, :2], atol=1e-3)
+
+
+def test_multi_scale_test_averages_at_the_base_map_size():
+    torch.manual_seed(0)
+    m = build(decoder={"flip_test": True, "test_scales": [1.0, 0.5], "min_instances": 2}).eval()
+    meta = [{"image_id": 3, "input_to_image": np.array([[2.0, 0, 0], [0, 2.0, 0]])}]
+    preds = m.predict_batch(torch.rand(1, 3, 32, 32), meta)
+    assert len(preds) == 2 and all(p.keypoints.shape == (17, 3) for p in preds)
+    assert all(np.all((p.keypoints[:, :2] >= -1) & (p.keypoints[:, :2] <= 64)) for p in preds)
