@@ -11,6 +11,7 @@ _MODULES = {
     "topdown": "kpdet.methods.topdown.method",
     "kapao": "kpdet.methods.kapao.method",
     "coke": "kpdet.methods.coke.method",
+    "clusternet": "kpdet.methods.clusternet.method",
 }
 _REGISTRY: dict[str, type] = {}
 
