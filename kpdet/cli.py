@@ -14,7 +14,7 @@ import warnings
 
 # command name -> module; the order is the order of `kpdet --help`
 COMMANDS = (
-    "demo", "synth", "convert", "show", "eval",
+    "demo", "synth", "convert", "split", "show", "eval",
     "train", "test", "predict", "models", "export",
 )
 
