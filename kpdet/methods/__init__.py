@@ -9,6 +9,7 @@ from kpdet.errors import ConfigError
 # name -> module that defines and registers it; imported lazily so `kpdet eval` never loads torch.
 _MODULES = {
     "topdown": "kpdet.methods.topdown.method",
+    "klpnet": "kpdet.methods.klpnet.method",
 }
 _REGISTRY: dict[str, type] = {}
 
