@@ -2,8 +2,8 @@
 
 Nodes: the object's keypoints; features = CKLM embedding at the keypoint ‖ position in the crop
 ‖ category embedding. Input adjacency (method-notes decision): k nearest neighbours + self
-loops, symmetric, normalised D^-1/2 A D^-1/2. Encoder: tanh(A X W) layers (two hidden, then μ and
-log σ²; Eq. 6), z = μ + σ·ε while training. Decoder (Eq. 7): Â = sigmoid(Σ_f z_i,f g_c,f z_j,f + b_c),
+loops, symmetric, normalised D^-1/2 A D^-1/2. Encoder: two tanh(A X W + X W_self) layers, then linear graph
+convolutions for μ and log σ² (Eq. 6), z = μ + σ·ε while training. Decoder (Eq. 7): Â = sigmoid(Σ_f z_i,f g_c,f z_j,f + b_c),
 an inner product weighted by the category c. Loss (piecewise L_link): reconstruction of the
 category's skeleton + KL to N(0, I), plus a category-consistency term (c − c_i)² between the
 category predicted from the pooled latent and the object's category.
@@ -24,6 +24,11 @@ class Clpgm(nn.Module):
         self.layers = nn.ModuleList([nn.Linear(embed_dim + 2 + 16, hidden), nn.Linear(hidden, hidden)])
         self.mu = nn.Linear(hidden, latent)
         self.logvar = nn.Linear(hidden, latent)
+        # a separate self weight per layer (A X W + X W_self): with K ≤ ~14 nodes and k-NN edges the
+        # plain A X W smooths every node to the same vector within three layers, and Z Zᵀ collapses
+        self.self_layers = nn.ModuleList([nn.Linear(embed_dim + 2 + 16, hidden, bias=False),
+                                          nn.Linear(hidden, hidden, bias=False)])
+        self.self_mu = nn.Linear(hidden, latent, bias=False)
         self.gate = nn.Embedding(num_categories, latent)
         nn.init.constant_(self.gate.weight, 1.0)
         self.bias = nn.Embedding(num_categories, 1)
@@ -51,9 +56,10 @@ class Clpgm(nn.Module):
         """feats (M, K, D), pos (M, K, 2) in [-0.5, 0.5], mask (M, K), cats (M,) → link logits (M, K, K)."""
         a = self.adjacency(pos.detach(), mask)
         x = torch.cat([feats, pos, self.cat_embed(cats)[:, None].expand(-1, feats.shape[1], -1)], -1)
-        for layer in self.layers:  # Eq. 6 layers: tanh(A X W)
-            x = torch.tanh(a @ layer(x))
-        mu, logvar = torch.tanh(a @ self.mu(x)), torch.tanh(a @ self.logvar(x))
+        for layer, own in zip(self.layers, self.self_layers):  # Eq. 6 layers: tanh(A X W)
+            x = torch.tanh(a @ layer(x) + own(x))
+        # μ, log σ² are linear graph convolutions (Kipf & Welling's VGAE): a tanh would keep σ ≥ e^-0.5
+        mu, logvar = a @ self.mu(x) + self.self_mu(x), (a @ self.logvar(x)).clamp(-10, 10)
         z = mu + torch.randn_like(mu) * (0.5 * logvar).exp() if sample else mu
         g = F.softplus(self.gate(cats))[:, None]  # (M, 1, F): the category condition of Eq. 7
         logits = (z * g) @ z.transpose(1, 2) + self.bias(cats)[:, :, None]
