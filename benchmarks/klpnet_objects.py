@@ -5,7 +5,8 @@
 Prints box AP/AP50 (kpdet.eval.boxes), PCK@0.1 with predicted identities and with OracleId
 (kpdet.eval.oracle), link precision/recall/F1/AUC/AP (kpdet.eval.links), overall and per
 category, each with LIS on and off; plus PCK on the images where two objects of one category
-overlap (box IoU > 0), where LIS acts.
+overlap (box IoU > 0), where LIS acts; and the same keypoint/link figures with ground-truth boxes
+instead of detections (``gt_boxes``: CKLM + identity + CLPGM alone; LIS then sees box score 1).
 """
 
 from __future__ import annotations
@@ -18,13 +19,21 @@ import numpy as np
 import torch
 
 
-def predict(method, coco, batch_size: int) -> list[dict]:
+def predict(method, coco, batch_size: int, gt_boxes: bool = False) -> list[dict]:
+    """Predictions of the whole pipeline, or (gt_boxes) of CKLM + CLPGM on the ground-truth boxes."""
     ds = method.build_dataset(coco, train=False)
     out = []
     with torch.no_grad():
         for s in range(0, len(ds), batch_size):
-            images, _, meta = method.collate([ds[i] for i in range(s, min(s + batch_size, len(ds)))])
-            out.extend(p.to_coco() for p in method.predict_batch(images, meta))
+            images, targets, meta = method.collate([ds[i] for i in range(s, min(s + batch_size, len(ds)))])
+            if not gt_boxes:
+                out.extend(p.to_coco() for p in method.predict_batch(images, meta))
+                continue
+            bidx, n = torch.nonzero(targets["valid"].bool(), as_tuple=True)
+            x = (images - method.mean) / method.std
+            preds = method.objects(x, bidx, targets["boxes"][bidx, n].float(), torch.ones(len(bidx)),
+                                   targets["classes"][bidx, n].long(), meta)
+            out.extend(p.to_coco() for p in preds)
     return out
 
 
@@ -103,6 +112,9 @@ def main() -> None:
         preds = predict(method, coco, args.batch_size)
         report[label] = metrics(coco, preds, overlap)
         report[label]["predict_s"] = round(time.perf_counter() - t, 1)
+        gt_preds = predict(method, coco, args.batch_size, gt_boxes=True)
+        g = metrics(coco, gt_preds, overlap)
+        report[label]["gt_boxes"] = {k: v for k, v in g.items() if k != "categories"}
     text = json.dumps(report, indent=1)
     print(text)
     if args.json:

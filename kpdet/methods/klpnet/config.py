@@ -81,6 +81,7 @@ class LisConfig(_Strict):
     """Location Instability Strategy (§3.3.4, Fig. 5) for overlapping objects of one category."""
 
     enabled: bool = True
+    min_box_score: float = Field(0.3, ge=0, le=1)  # only confident detections take part
     overlap_iou: float = Field(0.05, ge=0, le=1)
     fixed_score: float = Field(0.5, ge=0, le=1)  # keypoints this confident outside the overlap are "fixed"
     candidate_score: float = Field(0.1, ge=0, le=1)  # peaks in the overlap that take part

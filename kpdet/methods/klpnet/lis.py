@@ -2,7 +2,8 @@
 
 Each object's crop also shows the keypoints of a same-category neighbour in the overlap, so the
 per-crop matching can hand an identity to the wrong object's peak. For every overlapping pair
-(same image, same category, box IoU > ``overlap_iou``):
+(same image, same category, box IoU > ``overlap_iou``, both box
+scores ≥ ``min_box_score``):
 * fixed nodes: an object's keypoints outside the intersection box scoring ≥ ``fixed_score``;
 * debatable nodes: the peaks of both crops inside the intersection (duplicates merged);
 * the debatable nodes are assigned jointly (Hungarian) to the two objects' non-fixed identities,
@@ -27,14 +28,16 @@ class LocationInstability:
     def __init__(self, cfg: LisConfig):
         self.cfg = cfg
 
-    def __call__(self, bidx: torch.Tensor, boxes: torch.Tensor, rois: torch.Tensor, cats: torch.Tensor,
-                 loc: dict[str, torch.Tensor], prototypes, mean_dist: torch.Tensor, sizes: torch.Tensor):
+    def __call__(self, bidx: torch.Tensor, boxes: torch.Tensor, box_scores: torch.Tensor, rois: torch.Tensor,
+                 cats: torch.Tensor, loc: dict[str, torch.Tensor], mean_dist: torch.Tensor, sizes: torch.Tensor):
         """→ keypoints (M, Kmax, 2) and scores (M, Kmax) with the overlaps re-assigned."""
         xy, score = loc["xy"].clone(), loc["score"].clone()
         if len(boxes) < 2:
             return xy, score
         iou = box_iou(boxes, boxes)
+        ok = box_scores >= self.cfg.min_box_score
         pair = (bidx[:, None] == bidx[None]) & (cats[:, None] == cats[None]) & (iou > self.cfg.overlap_iou)
+        pair = pair & ok[:, None] & ok[None]
         pair = torch.triu(pair, 1)
         for i, j in torch.nonzero(pair).tolist():
             self._resolve(i, j, boxes, rois, cats, loc, mean_dist, sizes, xy, score)

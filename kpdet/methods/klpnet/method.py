@@ -185,20 +185,27 @@ class KlpNet(Method):
 
     @torch.no_grad()
     def decode(self, outputs: dict[str, Any], meta: list[dict[str, Any]]) -> list[Prediction]:
-        d, k = self.cfg.detector, self.cfg.cklm
+        d = self.cfg.detector
         dets = detect(outputs["raw"], self.strides, self.head.anchors, score_threshold=d.score_threshold,
                       nms_iou=d.nms_iou, max_detections=d.max_detections)
         boxes = torch.cat([x[0] for x in dets])  # (M, 4) input pixels
-        scores = torch.cat([x[1] for x in dets])
-        cats = torch.cat([x[2] for x in dets])
         bidx = torch.cat([torch.full((len(x[0]),), i, device=boxes.device) for i, x in enumerate(dets)])
+        return self.objects(outputs["images"], bidx, boxes, torch.cat([x[1] for x in dets]),
+                            torch.cat([x[2] for x in dets]), meta)
+
+    @torch.no_grad()
+    def objects(self, images: torch.Tensor, bidx: torch.Tensor, boxes: torch.Tensor, scores: torch.Tensor,
+                cats: torch.Tensor, meta: list[dict[str, Any]]) -> list[Prediction]:
+        """Keypoints and links of given objects: boxes (M, 4) xyxy in input pixels of image bidx (M,),
+        model category indices cats (M,) — detections, or ground-truth boxes for a box-oracle study."""
+        k = self.cfg.cklm
         if len(boxes) == 0:
             return []
-        rois, out = self._crops(outputs["images"], bidx, boxes)
+        rois, out = self._crops(images, bidx, boxes)
         loc = self.locate(out, rois, cats)
         xy, kscore = loc["xy"], loc["score"]
         if self.lis is not None:
-            xy, kscore = self.lis(bidx, boxes, rois, cats, loc, self.prototypes, self.mean_dist, self.sizes_t)
+            xy, kscore = self.lis(bidx, boxes, scores, rois, cats, loc, self.mean_dist, self.sizes_t)
             loc["uv"] = image_to_cells(xy, rois, k.crop_size, k.heatmap_stride)
         probs = self.links(loc["embed"], loc["uv"], cats)  # (M, Kmax, Kmax)
         iu, ju = torch.triu_indices(probs.shape[1], probs.shape[1], 1, device=probs.device)

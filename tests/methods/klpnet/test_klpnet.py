@@ -135,8 +135,8 @@ def test_lis_hands_the_overlap_peaks_to_the_right_object():
     mean_dist = torch.zeros(1, kc, kc)
     mean_dist[0, 0, 1] = mean_dist[0, 1, 0] = 40 / 60  # the category's two points are ~40 px apart
     lis = LocationInstability(LisConfig(fixed_score=0.5))
-    new_xy, _ = lis(torch.zeros(2, dtype=torch.long), boxes, rois, torch.zeros(2, dtype=torch.long), loc, None,
-                    mean_dist, torch.tensor([kc]))
+    new_xy, _ = lis(torch.zeros(2, dtype=torch.long), boxes, torch.ones(2), rois, torch.zeros(2, dtype=torch.long),
+                    loc, mean_dist, torch.tensor([kc]))
     assert new_xy[0, 1].tolist() == [45.0, 20.0]  # object 0's right end
     assert new_xy[1, 0].tolist() == [52.0, 20.0]  # object 1's left end
     assert new_xy[0, 0].tolist() == [5.0, 20.0] and new_xy[1, 1].tolist() == [95.0, 20.0]  # fixed nodes stay
