@@ -17,7 +17,8 @@ from kpdet.eval.oracle import oracle_relabel
 
 def _dataset(n_images=4, seed=0):
     rng = np.random.default_rng(seed)
-    cats = [{"id": 1, "name": "a", "keypoints": ["p0", "p1", "p2", "p3"], "skeleton": [[1, 2], [2, 3], [3, 4]], "sigmas": [0.07] * 4},
+    cats = [{"id": 1, "name": "a", "keypoints": ["p0", "p1", "p2", "p3"], "skeleton": [[1, 2], [2, 3], [3, 4]],
+             "sigmas": [0.07] * 4},
             {"id": 2, "name": "b", "keypoints": ["q0", "q1", "q2"], "skeleton": [[1, 2], [1, 3]], "sigmas": [0.07] * 3}]
     images, anns = [], []
     for i in range(n_images):
@@ -50,8 +51,10 @@ def test_box_ap_matches_pycocotools(tmp_path):
     dets = _noisy_dets(d)
     ours = box_ap(parse_coco(d), dets)
     (tmp_path / "gt.json").write_text(json.dumps(d))
-    (tmp_path / "dt.json").write_text(json.dumps([{k: v for k, v in x.items() if k != "keypoints"} for x in dets]))
-    code = ("import json,sys,io,contextlib;from pycocotools.coco import COCO;from pycocotools.cocoeval import COCOeval\n"
+    plain = [{k: v for k, v in x.items() if k != "keypoints"} for x in dets]
+    (tmp_path / "dt.json").write_text(json.dumps(plain))
+    code = ("import json,sys,io,contextlib;from pycocotools.coco import COCO\n"
+            "from pycocotools.cocoeval import COCOeval\n"
             "with contextlib.redirect_stdout(io.StringIO()):\n"
             f" g=COCO('{tmp_path}/gt.json');r=g.loadRes('{tmp_path}/dt.json');e=COCOeval(g,r,'bbox');"
             "e.evaluate();e.accumulate();e.summarize()\n"

@@ -2,9 +2,10 @@
 
 Nodes: the object's keypoints; features = CKLM embedding at the keypoint ‖ position in the crop
 ‖ category embedding. Input adjacency (method-notes decision): k nearest neighbours + self
-loops, symmetric, normalised D^-1/2 A D^-1/2. Encoder: two tanh(A X W + X W_self) layers, then linear graph
-convolutions for μ and log σ² (Eq. 6), z = μ + σ·ε while training. Decoder (Eq. 7): Â = sigmoid(Σ_f z_i,f g_c,f z_j,f + b_c),
-an inner product weighted by the category c. Loss (piecewise L_link): reconstruction of the
+loops, symmetric, normalised D^-1/2 A D^-1/2. Encoder: two tanh(A X W + X W_self) layers,
+then linear graph convolutions for μ and log σ² (Eq. 6), z = μ + σ·ε while training.
+Decoder (Eq. 7): Â = sigmoid(Σ_f z_i,f g_c,f z_j,f + b_c), an inner product weighted by the
+category c. Loss (piecewise L_link): reconstruction of the
 category's skeleton + KL to N(0, I), plus a category-consistency term (c − c_i)² between the
 category predicted from the pooled latent and the object's category.
 """

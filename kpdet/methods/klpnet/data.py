@@ -1,4 +1,5 @@
-"""Whole-image dataset for KLPNet: letterbox to a square input, optional horizontal flip.
+"""Whole-image dataset for KLPNet: letterbox to a square input, optional horizontal flip, then
+:class:`ObjectTargets` (the method's ``encode``) pads the objects into fixed-size arrays.
 
 Each item is ``(image (3, S, S) float32 in [0, 1], targets, meta)``. Targets (fixed size, so the
 default collate stacks them): ``boxes (N, 4)`` xyxy in input pixels, ``classes (N,)`` model category
@@ -8,6 +9,7 @@ indices, ``keypoints (N, Kmax, 3)`` in input pixels, ``valid (N,)``; N = ``max_o
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import cv2
@@ -16,24 +18,47 @@ import torch
 
 from kpdet.data.coco import CocoDataset
 from kpdet.schema import KeypointSchema
+from kpdet.structures import Instances, Sample
+
+
+@dataclass(frozen=True)
+class ObjectTargets:
+    """Sample (in input pixels) → padded target arrays; objects past ``max_objects`` are dropped."""
+
+    index: dict[int, int]  # category id → model category index
+    kmax: int
+    max_objects: int
+
+    def __call__(self, sample: Sample) -> dict[str, np.ndarray]:
+        inst = sample.instances
+        keep = np.array([int(c) in self.index for c in inst.category_ids], bool) & ~inst.iscrowd
+        keep &= (inst.boxes[:, 2] > 0) & (inst.boxes[:, 3] > 0)
+        inst = inst.select(keep)
+        n = min(len(inst), self.max_objects)
+        boxes = np.zeros((self.max_objects, 4), np.float32)
+        kps = np.zeros((self.max_objects, self.kmax, 3), np.float32)
+        classes = np.zeros((self.max_objects,), np.int64)
+        b = inst.boxes[:n]
+        boxes[:n] = np.concatenate([b[:, :2], b[:, :2] + b[:, 2:]], 1)
+        k = min(self.kmax, inst.keypoints.shape[1])
+        kps[:n, :k] = inst.keypoints[:n, :k]
+        classes[:n] = [self.index[int(c)] for c in inst.category_ids[:n]]
+        valid = np.arange(self.max_objects) < n
+        return {"boxes": boxes, "classes": classes, "keypoints": kps, "valid": valid}
 
 
 class LetterboxDataset(torch.utils.data.Dataset):
-    def __init__(self, coco: CocoDataset, schemas: dict[int, KeypointSchema], *, input_size: int, max_objects: int,
-                 train: bool, flip_prob: float = 0.0, seed: int = 0):
+    def __init__(self, coco: CocoDataset, schemas: dict[int, KeypointSchema], *, input_size: int, encode: ObjectTargets,
+                 train: bool, flip_prob: float = 0.0):
         self.coco = coco
-        self.cat_ids = sorted(c for c, s in schemas.items() if s.num_keypoints > 0)
-        self.index = {c: i for i, c in enumerate(self.cat_ids)}
-        self.kmax = max(schemas[c].num_keypoints for c in self.cat_ids)
-        self.flip = {c: schemas[c].flip_index for c in self.cat_ids}
+        self.encode = encode
+        self.flip = {c: s.flip_index for c, s in schemas.items() if c in encode.index}
         self.size = input_size
-        self.max_objects = max_objects
         self.train = train
         self.flip_prob = flip_prob if train else 0.0
-        self.rng = np.random.default_rng(seed)
         ids = [img["id"] for img in coco.images]
         if train:
-            ids = [i for i in ids if any(a["category_id"] in self.index and not a.get("iscrowd")
+            ids = [i for i in ids if any(a["category_id"] in encode.index and not a.get("iscrowd")
                                          for a in coco.anns_by_image[i])]
         self.image_ids = ids
 
@@ -42,7 +67,7 @@ class LetterboxDataset(torch.utils.data.Dataset):
 
     def __getitem__(self, i: int) -> tuple[torch.Tensor, dict[str, Any], dict[str, Any]]:
         image_id = self.image_ids[i]
-        rng = np.random.default_rng((torch.initial_seed() + i) % 2 ** 32) if self.train else self.rng
+        rng = np.random.default_rng((torch.initial_seed() + i) % 2 ** 32)
         image = self.coco.load_image(image_id)  # (H, W, 3) uint8; DataError when undecodable
         h, w = image.shape[:2]
         s = self.size / max(h, w)
@@ -50,29 +75,23 @@ class LetterboxDataset(torch.utils.data.Dataset):
         canvas = np.zeros((self.size, self.size, 3), np.uint8)
         canvas[:nh, :nw] = cv2.resize(image, (nw, nh), interpolation=cv2.INTER_LINEAR)
         inst = self.coco.instances(image_id)
-        keep = np.array([c in self.index for c in inst.category_ids], bool) & ~inst.iscrowd
-        inst = inst.select(keep)
-        n = min(len(inst), self.max_objects)
-        boxes = np.zeros((self.max_objects, 4), np.float32)
-        kps = np.zeros((self.max_objects, self.kmax, 3), np.float32)
-        classes = np.zeros((self.max_objects,), np.int64)
-        valid = np.zeros((self.max_objects,), bool)
-        if n:
-            order = rng.permutation(len(inst))[:n] if self.train else np.arange(n)
-            b = inst.boxes[order]
-            boxes[:n] = s * (np.concatenate([b[:, :2], b[:, :2] + b[:, 2:]], 1) + 0.5) - 0.5
-            k = inst.keypoints[order][:, : self.kmax]
-            kps[:n, : k.shape[1], :2] = s * (k[..., :2] + 0.5) - 0.5
-            kps[:n, : k.shape[1], 2] = k[..., 2]
-            classes[:n] = [self.index[int(c)] for c in inst.category_ids[order]]
-            valid[:n] = (b[:, 2] > 0) & (b[:, 3] > 0)
+        if self.train:  # a random subset survives max_objects
+            inst = inst.select(rng.permutation(len(inst)))
+        kps = inst.keypoints.copy()
+        kps[..., :2] = np.where(kps[..., 2:] > 0, s * (kps[..., :2] + 0.5) - 0.5, 0)
+        boxes = inst.boxes.copy()
+        boxes[:, :2] = s * (boxes[:, :2] + 0.5) - 0.5
+        boxes[:, 2:] *= s
         if self.flip_prob > 0 and rng.random() < self.flip_prob:
             canvas = canvas[:, ::-1].copy()
-            boxes[:n, [0, 2]] = self.size - 1 - boxes[:n, [2, 0]]
-            kps[:n, :, 0] = np.where(kps[:n, :, 2] > 0, self.size - 1 - kps[:n, :, 0], 0)
-            for j in range(n):  # mirrored left/right keypoints swap names
-                fi = self.flip[self.cat_ids[classes[j]]]
-                kps[j, : len(fi)] = kps[j, fi]
+            boxes[:, 0] = self.size - 1 - boxes[:, 0] - boxes[:, 2]
+            kps[..., 0] = np.where(kps[..., 2] > 0, self.size - 1 - kps[..., 0], 0)
+            for j, c in enumerate(inst.category_ids):  # mirrored left/right keypoints swap names
+                fi = self.flip.get(int(c))
+                if fi is not None:
+                    kps[j, : len(fi)] = kps[j, fi]
+        scaled = Instances(kps, boxes, inst.category_ids, inst.areas * s * s, inst.iscrowd, inst.ids, inst.occlusion)
+        meta = {"image_id": int(image_id), "scale": float(s), "size": (h, w)}
+        targets = self.encode(Sample(canvas, int(image_id), scaled, dict(meta)))
         tensor = torch.from_numpy(np.ascontiguousarray(canvas.transpose(2, 0, 1))).float() / 255.0
-        targets = {"boxes": boxes, "classes": classes, "keypoints": kps, "valid": valid}
-        return tensor, targets, {"image_id": int(image_id), "scale": float(s), "size": (h, w)}
+        return tensor, targets, meta

@@ -78,7 +78,8 @@ def detection_loss(raw: list[torch.Tensor], strides: Sequence[float], anchors: t
                    classes: torch.Tensor, valid: torch.Tensor, anchor_t: float) -> dict[str, torch.Tensor]:
     """Unweighted box (1 − CIoU), objectness (BCE, IoU-valued targets) and class (BCE) terms."""
     dev = raw[0].device
-    box_l, cls_l, obj_l, n_pos = torch.zeros((), device=dev), torch.zeros((), device=dev), torch.zeros((), device=dev), 0
+    box_l, cls_l, obj_l = (torch.zeros((), device=dev) for _ in range(3))
+    n_pos = 0
     for out, s in zip(raw, strides):
         out = out.float()
         b, a, v, u, n = assign(boxes, valid, s, anchors, out.shape[2:4], anchor_t)

@@ -24,7 +24,7 @@ from kpdet.methods.klpnet.cklm import (Cklm, cells_to_image, cklm_loss, crop, im
                                        square_rois)
 from kpdet.methods.klpnet.clpgm import Clpgm, link_loss
 from kpdet.methods.klpnet.config import KlpNetConfig
-from kpdet.methods.klpnet.data import LetterboxDataset
+from kpdet.methods.klpnet.data import LetterboxDataset, ObjectTargets
 from kpdet.methods.klpnet.detector import DenseHead, detect, detection_loss
 from kpdet.methods.klpnet.identity import Prototypes, assign_peaks, sample_embed
 from kpdet.methods.klpnet.lis import LocationInstability
@@ -64,16 +64,19 @@ class KlpNet(Method):
         self.register_buffer("mean_dist", torch.zeros(n_cat, kmax, kmax))
         self.register_buffer("mean_dist_seen", torch.zeros(n_cat))
         self.lis = LocationInstability(cfg.lis) if cfg.lis.enabled else None
+        self.targets = ObjectTargets({c: i for i, c in enumerate(self.cat_ids)}, kmax, cfg.max_objects)
         self.register_buffer("mean", torch.as_tensor(cfg.image_mean).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("std", torch.as_tensor(cfg.image_std).view(1, 3, 1, 1), persistent=False)
 
     # -- data ---------------------------------------------------------------------------
     def build_dataset(self, coco: Any, *, train: bool, boxes: Any = None) -> LetterboxDataset:
-        return LetterboxDataset(coco, self.schemas, input_size=self.cfg.input_size, max_objects=self.cfg.max_objects,
+        """Whole images (``boxes`` are not used: KLPNet detects its own objects)."""
+        return LetterboxDataset(coco, self.schemas, input_size=self.cfg.input_size, encode=self.targets,
                                 train=train, flip_prob=self.cfg.flip_prob)
 
     def encode(self, sample: Sample) -> dict[str, Any]:
-        raise NotImplementedError("klpnet encodes inside LetterboxDataset; targets are rendered on the device")
+        """Padded boxes/classes/keypoints; heatmaps and graphs are rendered on the device in ``loss``."""
+        return self.targets(sample)
 
     # -- model --------------------------------------------------------------------------
     def forward(self, images: torch.Tensor) -> dict[str, Any]:

@@ -194,3 +194,25 @@ def test_paper_preset_parameter_count():
     backbone = sum(p.numel() for p in m.backbone.parameters()) / 1e6
     total = sum(p.numel() for p in m.parameters()) / 1e6
     assert 40 < backbone < 45 and backbone < total < 80, (backbone, total)
+
+
+def test_dataset_letterbox_and_flip_keep_keypoints_on_their_pixels(tiny_coco):
+    from kpdet.data.coco import load_coco
+    from kpdet.methods.klpnet.method import KlpNet
+    from kpdet.schema import COCO17
+
+    coco = load_coco(tiny_coco(n_images=1, schema=COCO17, size=(48, 40), instances=1))
+    m = KlpNet(_tiny_cfg(), coco.schemas)
+    img, t, meta = m.build_dataset(coco, train=False)[0]
+    assert img.shape == (3, 64, 64) and meta["scale"] == pytest.approx(64 / 48)
+    kp = coco.instances(meta["image_id"]).keypoints[0]
+    s = meta["scale"]
+    assert np.allclose(t["keypoints"][0, :, :2], np.where(kp[:, 2:] > 0, s * (kp[:, :2] + 0.5) - 0.5, 0), atol=1e-4)
+    assert t["valid"].tolist() == [True, False, False, False]
+    ds = m.build_dataset(coco, train=True)
+    ds.flip_prob = 1.0
+    img_f, t_f, _ = ds[0]
+    assert torch.equal(img_f, img.flip(-1))
+    fi = COCO17.flip_index
+    lab = kp[:, 2] > 0
+    assert np.allclose(t_f["keypoints"][0, fi, 0][lab], 63 - t["keypoints"][0, :, 0][lab], atol=1e-4)
