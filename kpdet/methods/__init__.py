@@ -12,6 +12,7 @@ _MODULES = {
     "kapao": "kpdet.methods.kapao.method",
     "coke": "kpdet.methods.coke.method",
     "clusternet": "kpdet.methods.clusternet.method",
+    "klpnet": "kpdet.methods.klpnet.method",
 }
 _REGISTRY: dict[str, type] = {}
 

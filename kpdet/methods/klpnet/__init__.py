@@ -1,0 +1,1 @@
+"""KLPNet: category-implicit keypoints and conditional link prediction (Yi-Ge et al.)."""
