@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import math
-
 import torch
 
 
@@ -21,15 +19,18 @@ def flip_maps(maps: torch.Tensor, flip_index: torch.Tensor | None = None) -> tor
 
 def shift_x(maps: torch.Tensor, shift: float) -> torch.Tensor:
     """maps (B, C, H, W) moved ``shift`` cells to the right (fractional by linear interpolation);
-    the border column is repeated into the vacated cells."""
+    the border column is repeated into the vacated cells. Done as one product with a (W, W)
+    interpolation matrix: a gather along the last axis is ~10× slower on CPU."""
     if shift == 0:
         return maps
     w = maps.shape[-1]
     cols = torch.arange(w, device=maps.device, dtype=torch.float64) - shift
     lo = torch.floor(cols)
-    frac = (cols - lo).to(maps.dtype)
+    frac = cols - lo
     lo_i = lo.long().clamp(0, w - 1)
     hi_i = (lo.long() + 1).clamp(0, w - 1)
-    if math.isclose(float(shift), round(float(shift))):
-        return maps[..., lo_i]
-    return maps[..., lo_i] * (1 - frac) + maps[..., hi_i] * frac
+    m = torch.zeros(w, w, device=maps.device, dtype=torch.float64)  # out[j] = Σ_i maps[i] m[j, i]
+    rows = torch.arange(w, device=maps.device)
+    m.index_put_((rows, lo_i), 1 - frac, accumulate=True)
+    m.index_put_((rows, hi_i), frac, accumulate=True)
+    return maps @ m.T.to(maps.dtype)

@@ -76,8 +76,9 @@ class HardNegativeCrops(InstanceCropDataset):
     """Training crops of hard-negative boxes: all-zero heatmaps, supervised on the whole category
     block (weight = mask) so the loss pushes every prediction there to zero."""
 
-    def __init__(self, coco: CocoDataset, negatives: list[dict[str, Any]], **kwargs):
-        super().__init__(coco, train=True, **kwargs)
+    def __init__(self, coco: CocoDataset, schemas: dict[int, KeypointSchema], negatives: list[dict[str, Any]],
+                 **kwargs):
+        super().__init__(coco, schemas, train=True, **kwargs)
         self.records = self._detection_records(negatives)
 
     def __getitem__(self, index: int):
@@ -151,7 +152,7 @@ def training_sets(method, coco: CocoDataset, crops: dict[str, Any]) -> list[torc
         negatives = mine_hard_negatives(coco, _read_results(st.hard_negatives.detections, "hard-negative detections"),
                                         st.hard_negatives.score_threshold, st.hard_negatives.detections)
         if negatives:
-            out.append(HardNegativeCrops(coco, negatives, **crops))
+            out.append(HardNegativeCrops(coco, method.schemas, negatives, **crops))
     pl = st.pseudo_labels
     if (pl.images is None) != (pl.predictions is None):
         raise ConfigError("method.strategies.pseudo_labels needs both 'images' and 'predictions'")

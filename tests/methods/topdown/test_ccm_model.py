@@ -16,7 +16,7 @@ from kpdet.nn.deconv import DeconvHead
 from kpdet.schema import COCO17
 
 ROOT = Path(__file__).resolve().parents[3]
-SMALL = {"name": "topdown", "backbone": "resnet18", "input_size": [64, 48], "deconv_channels": [16, 16, 16],
+SMALL = {"name": "topdown", "backbone": "resnet18", "input_size": [64, 32], "deconv_channels": [16, 16, 16],
          "sigma": 1.0, "decoder": {"flip_test": False}}
 CCM = {"type": "ccm", "cm_channels": [16, 16, 16]}
 
@@ -27,18 +27,18 @@ def _method(**overrides):
 
 def test_default_head_is_still_the_deconvolution_head():
     assert TopDownConfig().head.type == "deconv"
-    assert isinstance(_method().net.head, DeconvHead)
-    assert isinstance(_method(head=CCM).net.head, CascadedContextMixer)
+    assert isinstance(_method(backbone="resnet10t").net.head, DeconvHead)
+    assert isinstance(_method(backbone="resnet10t", head=CCM).net.head, CascadedContextMixer)
 
 
 def test_aux_decoder_trains_with_weight_lambda_and_is_skipped_at_test():
     torch.manual_seed(0)
     m = _method(head={**CCM, "aux_decoder": True, "aux_weight": 0.3})
-    x = torch.rand(2, 3, 64, 48)
+    x = torch.rand(2, 3, 64, 32)
     m.train()
     out = m(x)
-    assert out["heatmaps"].shape == out["aux_heatmaps"].shape == (2, 17, 16, 12)
-    targets = {"heatmap": torch.rand(2, 17, 16, 12), "weight": torch.ones(2, 17), "mask": torch.ones(2, 17)}
+    assert out["heatmaps"].shape == out["aux_heatmaps"].shape == (2, 17, 16, 8)
+    targets = {"heatmap": torch.rand(2, 17, 16, 8), "weight": torch.ones(2, 17), "mask": torch.ones(2, 17)}
     terms = m.loss(out, targets)
     assert set(terms) == {"heatmap", "aux_heatmap"}
     plain = m.loss({"heatmaps": out["aux_heatmaps"]}, targets)["heatmap"]
@@ -52,8 +52,8 @@ def test_aux_decoder_trains_with_weight_lambda_and_is_skipped_at_test():
 def test_dilated_encoder_doubles_the_heatmap_resolution():
     m = _method(heatmap_stride=2, head={**CCM, "dilated_encoder": True, "aux_decoder": True})
     m.train()
-    out = m(torch.rand(2, 3, 64, 48))
-    assert out["heatmaps"].shape[-2:] == (32, 24) and out["aux_heatmaps"].shape[-2:] == (32, 24)
+    out = m(torch.rand(2, 3, 64, 32))
+    assert out["heatmaps"].shape[-2:] == (32, 16) and out["aux_heatmaps"].shape[-2:] == (32, 16)
     assert m.net.backbone.reductions == [16, 16]
 
 
