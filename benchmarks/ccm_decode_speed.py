@@ -47,7 +47,8 @@ def kpdet_chain(plain: torch.Tensor, mirrored_raw: torch.Tensor, flip_index: tor
                 sigmas: torch.Tensor, r: float) -> tuple[torch.Tensor, torch.Tensor]:
     decoder = HeatmapDecoder(4, Parabola(), FlipTest.subpixel_shift(r, 4), GaussianFilter(11))
     outputs = iter([plain, mirrored_raw])
-    heatmaps = decoder.heatmaps(lambda _: next(outputs), plain, flip_index)
+    crops = torch.empty(len(plain), 3, 1, 1)  # the model is replayed: its crop flip is not decoding work
+    heatmaps = decoder.heatmaps(lambda _: next(outputs), crops, flip_index)
     points, maxvals = decoder.decode(heatmaps)
     scores = maxvals.mean(1)
     areas = torch.full_like(scores, 48.0 * 64.0 * 16)
