@@ -53,6 +53,8 @@ def main() -> None:
     ap.add_argument("--jitter", type=float, default=0.05)
     ap.add_argument("--batch-size", type=int, default=64)
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--refines", default="none,quarter,parabola,paraboloid,dark")
+    ap.add_argument("--flips", default="no flip,1/r=0,r=1,r=1.25,r=4/3")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     trained = load_trained(args.run)
@@ -70,13 +72,13 @@ def main() -> None:
     plain, mirrored = torch.cat(plain), torch.cat(mirrored)
     stride = method.cfg.heatmap_stride
     print(f"{len(ds)} boxes ({args.dup_boxes} per person), forward {time.time() - t0:.0f}s; "
-          f"model {trained.path}")
+          f"model {trained.checkpoint} (step {trained.step})")
     flips = {"no flip": None, "1/r=0": FlipTest(-1.0 + 1.0 / stride), "r=1": FlipTest.subpixel_shift(1.0, stride),
              "r=1.25": FlipTest.subpixel_shift(1.25, stride), "r=4/3": FlipTest.subpixel_shift(stride / (stride - 1),
                                                                                                  stride)}
     print(f"{'refine':<11} {'NMS':<5} {'flip':<8} {'GF':<3} {'AP':>6} {'AP50':>6} {'AP75':>6} {'AR':>6}")
-    for refine, nms, flip, gf in itertools.product(["none", "quarter", "parabola", "paraboloid", "dark"],
-                                                   ["oks", "soft"], list(flips), [False, True]):
+    for refine, flip, nms, gf in itertools.product(args.refines.split(","), args.flips.split(","), ["oks", "soft"],
+                                                   [False, True]):
         dec = HeatmapDecoder(stride, build_refine(refine), flips[flip], GaussianFilter(11) if gf else None)
         outputs = iter([plain, mirrored])
         heatmaps = dec.heatmaps(lambda _: next(outputs), plain, method.flip_index)
