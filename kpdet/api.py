@@ -226,4 +226,4 @@ class Predictor:
             for s in range(0, len(dataset), batch_size):
                 batch, _, meta = self.method.collate([dataset[j] for j in range(s, min(s + batch_size, len(dataset)))])
                 preds.extend(self.method.predict_batch(batch.to(self.device), meta))
-        return preds
+        return self.method.postprocess(preds)

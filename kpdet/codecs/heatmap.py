@@ -8,8 +8,10 @@ Decoding is a chain of small steps on batched tensors::
 
     HeatmapDecoder(stride=4, refine=QuarterShift(), flip=FlipTest(shift_px=0.0))
 
-``flip`` produces the heatmaps (plain or averaged with the flipped crop), ``refine`` turns the
-integer argmax into sub-pixel cells; later steps (blur, other refinements) plug in the same way.
+``flip`` produces the heatmaps (plain or averaged with the flipped crop), ``blur`` smooths them
+(CCM Sec. 5.3), ``refine`` turns the integer argmax into sub-pixel cells: 0.25-px shift,
+parabola (CCM Eq. 13), paraboloid (CCM Eq. 14–22), DARK, or the log-parabola. Pose NMS across
+instances (OKS-NMS, CCM's Soft-NMS fusion) is :mod:`kpdet.codecs.pose_nms`.
 """
 
 from __future__ import annotations
@@ -21,9 +23,11 @@ import numpy as np
 import torch
 
 from kpdet.ops.affine import apply_affine
+from kpdet.ops.blur import gaussian_blur
 from kpdet.ops.flip import flip_maps, shift_x
 from kpdet.ops.peaks import argmax_2d
-from kpdet.ops.subpixel import log_quadratic_offset, quarter_offset
+from kpdet.ops.subpixel import (dark_offset, log_quadratic_offset, parabola_offset, paraboloid_offset,
+                                quarter_offset)
 from kpdet.structures import image_to_map, map_to_image
 
 
@@ -78,6 +82,40 @@ class LogQuadratic:
         return cells + log_quadratic_offset(heatmaps, cells)
 
 
+class Parabola:
+    """Argmax + vertex of the per-axis parabola through the raw values (CCM Eq. 13)."""
+
+    def __call__(self, heatmaps: torch.Tensor, cells: torch.Tensor) -> torch.Tensor:
+        return cells + parabola_offset(heatmaps, cells)
+
+
+@dataclass(frozen=True)
+class Paraboloid:
+    """Argmax + maximum of the paraboloid fitted to the 3×3 neighbourhood (CCM Eq. 14–22)."""
+
+    log: bool = False
+
+    def __call__(self, heatmaps: torch.Tensor, cells: torch.Tensor) -> torch.Tensor:
+        return cells + paraboloid_offset(heatmaps, cells, log=self.log)
+
+
+class Dark:
+    """Argmax + DARK's Newton step on the log heatmap (full Hessian). DARK proper = GaussianFilter + Dark."""
+
+    def __call__(self, heatmaps: torch.Tensor, cells: torch.Tensor) -> torch.Tensor:
+        return cells + dark_offset(heatmaps, cells)
+
+
+@dataclass(frozen=True)
+class GaussianFilter:
+    """Smooth each heatmap with a Gaussian (kernel ``kernel``, OpenCV's sigma), keeping its maximum."""
+
+    kernel: int = 11
+
+    def __call__(self, heatmaps: torch.Tensor) -> torch.Tensor:
+        return gaussian_blur(heatmaps, self.kernel)
+
+
 @dataclass(frozen=True)
 class FlipTest:
     """Average the heatmaps of the crop and of its mirror image (mirrored back, channels swapped).
@@ -89,6 +127,23 @@ class FlipTest:
     """
 
     shift_px: float = 0.0
+
+    @classmethod
+    def subpixel_shift(cls, r: float, stride: float) -> "FlipTest":
+        """CCM's sub-pixel shift of the flipped heatmap (Eq. 25), by its ratio r ≥ 1.
+
+        Eq. 25 blends the mirrored map with its 1-cell shifted copy, weights (1 − 1/r, 1/r): a
+        1/r-cell shift, here :func:`kpdet.ops.flip.shift_x`'s linear interpolation. The paper works
+        in SimpleBaseline's convention, where input pixel x sits at cell x/s: there a mirrored
+        crop's maps are misaligned by 1 − 1/s cells, so the classic 1-cell shift (r = 1) leaves a
+        residual of 1/s cells and 1/r leaves 1/r − (1 − 1/s). kpdet's pixel-centre convention has no
+        misalignment (shift 0 is exact), so we apply the same residual: shift = 1/r − 1 + 1/s cells.
+        The paper's settings keep their meaning (r = 1 reproduces SimpleBaseline's bias, r = 1.25
+        the paper's best 0.8 px), and r = s/(s − 1) (4/3 at stride 4) is the exact alignment.
+        """
+        if r < 1:
+            raise ValueError(f"sub-pixel shift ratio r must be ≥ 1 (CCM Eq. 25), got {r}")
+        return cls(1.0 / r - 1.0 + 1.0 / stride)
 
     def __call__(self, model_fn: Callable[[torch.Tensor], torch.Tensor], images: torch.Tensor,
                  flip_index: torch.Tensor) -> torch.Tensor:
@@ -104,6 +159,7 @@ class HeatmapDecoder:
     stride: float
     refine: Refine = QuarterShift()
     flip: FlipTest | None = None
+    blur: GaussianFilter | None = None
 
     def heatmaps(self, model_fn: Callable[[torch.Tensor], torch.Tensor], images: torch.Tensor,
                  flip_index: torch.Tensor) -> torch.Tensor:
@@ -117,6 +173,8 @@ class HeatmapDecoder:
         """heatmaps (B, K, Hm, Wm), crop_to_image (B, 2, 3) or None
         → points (B, K, 2) x, y in image (or crop-input) pixels, maxvals (B, K)."""
         heatmaps = heatmaps.float()
+        if self.blur is not None:  # linear: filtering the flip-averaged maps = averaging filtered maps
+            heatmaps = self.blur(heatmaps)
         cells, maxvals = argmax_2d(heatmaps)
         cells = self.refine(heatmaps, cells)  # (B, K, 2) map cells
         points = map_to_image(cells, self.stride)  # (B, K, 2) crop-input pixels
@@ -126,7 +184,8 @@ class HeatmapDecoder:
 
 
 def build_refine(name: str) -> Refine:
-    steps: dict[str, Refine] = {"none": NoRefine(), "quarter": QuarterShift(), "log_quadratic": LogQuadratic()}
+    steps: dict[str, Refine] = {"none": NoRefine(), "quarter": QuarterShift(), "log_quadratic": LogQuadratic(),
+                                "parabola": Parabola(), "paraboloid": Paraboloid(), "dark": Dark()}
     if name not in steps:
         raise ValueError(f"unknown heatmap refinement '{name}'; choose one of {', '.join(steps)}")
     return steps[name]

@@ -48,7 +48,7 @@ def predict_dataset(accelerator, method, dataset, *, batch_size: int, num_worker
                         collate_fn=SkipBadCollate(method.collate))
     was_training = method.training
     method.eval()
-    preds: list[dict[str, Any]] = []
+    preds: list[Any] = []  # Prediction objects until the method's postprocess
     bad: list[BadItem] = []
     try:
         with accelerator.autocast():
@@ -58,10 +58,11 @@ def predict_dataset(accelerator, method, dataset, *, batch_size: int, num_worker
                 if batch is None:
                     continue
                 images, _, meta = batch
-                preds.extend(p.to_coco() for p in method.predict_batch(images.to(accelerator.device), meta))
+                preds.extend(method.predict_batch(images.to(accelerator.device), meta))
     finally:
         method.train(was_training)
     preds = accelerator.gather_for_metrics(preds, use_gather_object=True)
+    preds = [p.to_coco() for p in method.postprocess(preds)]  # after the gather: an image's poses may be split
     bad = accelerator.gather_for_metrics(bad, use_gather_object=True)
     return preds, bad
 

@@ -89,6 +89,10 @@ class Method(nn.Module):
         """Forward + decode at test time; methods with test-time augmentation override this."""
         return self.decode(self(images), meta)
 
+    def postprocess(self, predictions: list[Prediction]) -> list[Prediction]:
+        """Across-batch step on all predictions of a dataset (e.g. pose NMS per image); default: none."""
+        return predictions
+
     @classmethod
     def example_input(cls, cfg: MethodConfig) -> torch.Tensor:
         """(1, 3, H, W) input for FLOP counts, export and smoke tests."""

@@ -28,6 +28,8 @@ class Backbone(nn.Module):
             raise ConfigError(f"unknown timm backbone '{name}': {e}") from None
         n = len(probe.feature_info)
         indices = tuple(sorted({i % n for i in out_indices}))
+        self.num_levels = n
+        self.indices = indices  # timm feature levels returned by forward, in order
         self.body = timm.create_model(name, pretrained=False, features_only=True, out_indices=indices, **kwargs)
         self.channels: list[int] = self.body.feature_info.channels()
         self.reductions: list[int] = self.body.feature_info.reduction()

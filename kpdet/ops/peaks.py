@@ -34,3 +34,20 @@ def neighbours(heatmaps: torch.Tensor, cells: torch.Tensor) -> dict[str, torch.T
         "c": at(0, 0), "l": at(-1, 0), "r": at(1, 0), "u": at(0, -1), "d": at(0, 1),
         "inside_x": (x > 0) & (x < w - 1), "inside_y": (y > 0) & (y < h - 1),
     }
+
+
+def window3x3(heatmaps: torch.Tensor, cells: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The 3×3 neighbourhood of each integer peak (borders clamped).
+
+    heatmaps (B, K, H, W), cells (B, K, 2) x, y → z (B, K, 3, 3) with ``z[..., 1 + dy, 1 + dx]``
+    (CCM's z_{ij}, i the row), and ``inside`` (B, K): the whole window lies on the map.
+    """
+    b, k, h, w = heatmaps.shape
+    flat = heatmaps.reshape(b, k, h * w)
+    d = torch.arange(-1, 2, device=heatmaps.device)
+    x = cells[..., 0].long()[..., None, None] + d[None, :]  # (B, K, 1, 3)
+    y = cells[..., 1].long()[..., None, None] + d[:, None]  # (B, K, 3, 1)
+    index = y.clamp(0, h - 1) * w + x.clamp(0, w - 1)  # (B, K, 3, 3)
+    z = flat.gather(-1, index.reshape(b, k, 9)).reshape(b, k, 3, 3)
+    inside = (cells[..., 0] > 0) & (cells[..., 0] < w - 1) & (cells[..., 1] > 0) & (cells[..., 1] < h - 1)
+    return z, inside

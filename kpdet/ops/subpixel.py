@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from kpdet.ops.peaks import neighbours
+from kpdet.ops.peaks import neighbours, window3x3
 
 
 def quarter_offset(heatmaps: torch.Tensor, cells: torch.Tensor, step: float = 0.25) -> torch.Tensor:
@@ -32,4 +32,62 @@ def log_quadratic_offset(heatmaps: torch.Tensor, cells: torch.Tensor, eps: float
     ok_y = n["inside_y"] & (curv_y < 0)
     dx = torch.where(ok_x, -0.5 * (lr - ll) / torch.where(ok_x, curv_x, -1.0), 0.0)
     dy = torch.where(ok_y, -0.5 * (ld - lu) / torch.where(ok_y, curv_y, -1.0), 0.0)
+    return torch.stack([dx, dy], dim=-1).clamp(-max_offset, max_offset)
+
+
+def parabola_offset(heatmaps: torch.Tensor, cells: torch.Tensor, max_offset: float = 0.5) -> torch.Tensor:
+    """CCM Eq. 13 on each axis: the vertex of the parabola through the peak and its two neighbours,
+    x* = x0 + (z0 − z2) / (2 (z0 + z2 − 2 z1)), on the raw heatmap values."""
+    n = neighbours(heatmaps, cells)
+    curv_x = n["l"] + n["r"] - 2 * n["c"]
+    curv_y = n["u"] + n["d"] - 2 * n["c"]
+    ok_x = n["inside_x"] & (curv_x < 0)
+    ok_y = n["inside_y"] & (curv_y < 0)
+    dx = torch.where(ok_x, (n["l"] - n["r"]) / (2 * torch.where(ok_x, curv_x, -1.0)), 0.0)
+    dy = torch.where(ok_y, (n["u"] - n["d"]) / (2 * torch.where(ok_y, curv_y, -1.0)), 0.0)
+    return torch.stack([dx, dy], dim=-1).clamp(-max_offset, max_offset)
+
+
+def paraboloid_offset(heatmaps: torch.Tensor, cells: torch.Tensor, max_offset: float = 1.0,
+                      log: bool = False, eps: float = 1e-10) -> torch.Tensor:
+    """CCM Eq. 14–22: the stationary point of z = a x² + b y² + c xy + d x + e y + f fitted to the
+    3×3 neighbourhood of the peak (coefficients Eq. 17–21, solution Eq. 22). Where the fit is not
+    a maximum (c² − 4ab ≥ 0 or a ≥ 0) or the window leaves the map, the offset is 0.
+    ``log=True`` fits the log heatmap (exact for Gaussians of any orientation)."""
+    z, inside = window3x3(heatmaps, cells)  # (B, K, 3, 3), z[row, col]
+    if log:
+        z = torch.log(z.clamp_min(eps))
+    z00, z01, z02 = z[..., 0, 0], z[..., 0, 1], z[..., 0, 2]
+    z10, z11, z12 = z[..., 1, 0], z[..., 1, 1], z[..., 1, 2]
+    z20, z21, z22 = z[..., 2, 0], z[..., 2, 1], z[..., 2, 2]
+    a = (2 * (z12 + z10 - 2 * z11) + (z02 + z00 - 2 * z01) + (z22 + z20 - 2 * z21)) / 8  # Eq. 17
+    b = (2 * (z01 + z21 - 2 * z11) + (z00 + z20 - 2 * z10) + (z02 + z22 - 2 * z12)) / 8  # Eq. 18
+    c = (z00 + z22 - z02 - z20) / 4  # Eq. 19
+    d = ((z02 - z00) + (z22 - z20) + 2 * (z12 - z10)) / 8  # Eq. 20
+    e = ((z20 - z00) + (z22 - z02) + 2 * (z21 - z01)) / 8  # Eq. 21
+    det = c * c - 4 * a * b
+    ok = inside & (det < 0) & (a < 0)
+    safe = torch.where(ok, det, -1.0)
+    dx = torch.where(ok, (2 * b * d - c * e) / safe, 0.0)  # Eq. 22
+    dy = torch.where(ok, (2 * a * e - c * d) / safe, 0.0)
+    return torch.stack([dx, dy], dim=-1).clamp(-max_offset, max_offset)
+
+
+def dark_offset(heatmaps: torch.Tensor, cells: torch.Tensor, eps: float = 1e-10,
+                max_offset: float = 1.0) -> torch.Tensor:
+    """DARK's Taylor step (Zhang et al., CVPR 2020, Eq. 6–8): offset = −H⁻¹ ∇ of the log heatmap at the
+    peak, gradient and Hessian (with its cross term) by central differences over the 3×3 window.
+    DARK's distribution modulation is the separate Gaussian-filter step."""
+    z, inside = window3x3(heatmaps, cells)
+    lz = torch.log(z.clamp_min(eps))
+    gx = 0.5 * (lz[..., 1, 2] - lz[..., 1, 0])
+    gy = 0.5 * (lz[..., 2, 1] - lz[..., 0, 1])
+    hxx = lz[..., 1, 2] - 2 * lz[..., 1, 1] + lz[..., 1, 0]
+    hyy = lz[..., 2, 1] - 2 * lz[..., 1, 1] + lz[..., 0, 1]
+    hxy = 0.25 * (lz[..., 2, 2] - lz[..., 0, 2] - lz[..., 2, 0] + lz[..., 0, 0])
+    det = hxx * hyy - hxy * hxy
+    ok = inside & (det > 0) & (hxx < 0)
+    safe = torch.where(ok, det, 1.0)
+    dx = torch.where(ok, -(hyy * gx - hxy * gy) / safe, 0.0)
+    dy = torch.where(ok, -(hxx * gy - hxy * gx) / safe, 0.0)
     return torch.stack([dx, dy], dim=-1).clamp(-max_offset, max_offset)
