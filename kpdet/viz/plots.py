@@ -35,6 +35,8 @@ def read_metrics_csv(csv_path: str | os.PathLike) -> dict[str, np.ndarray]:
     if not rows or not any(h.strip() for h in rows[0]):
         raise DataError(src, "empty file, expected a header row (e.g. epoch,step,loss,AP)")
     header = [h.strip() for h in rows[0]]
+    if {"step", "name", "value"} <= set(header):
+        return _pivot_long(src, header, rows[1:])
     cols: dict[str, np.ndarray] = {}
     for c, name in enumerate(header):
         vals = []
@@ -49,6 +51,30 @@ def read_metrics_csv(csv_path: str | os.PathLike) -> dict[str, np.ndarray]:
                 cols[name] = np.asarray(vals, np.float64)
     if not cols:
         raise DataError(src, f"no numeric columns with data (header: {', '.join(header)})")
+    return cols
+
+
+def _pivot_long(src: str, header: list[str], rows: list[list[str]]) -> dict[str, np.ndarray]:
+    """The engine's long format (step, epoch, name, value: one row per logged value) → wide columns,
+    one row per step, NaN where a name was not logged at that step."""
+    i_step, i_name, i_value = header.index("step"), header.index("name"), header.index("value")
+    i_epoch = header.index("epoch") if "epoch" in header else None
+    table: dict[float, dict[str, float]] = {}
+    for n, row in enumerate(rows, start=2):
+        try:
+            step, value = float(row[i_step]), float(row[i_value])
+        except (ValueError, IndexError):
+            raise DataError(src, f"expected numbers in 'step' and 'value', got {row}", record=f"line {n}") from None
+        entry = table.setdefault(step, {})
+        entry[row[i_name].strip()] = value
+        if i_epoch is not None and row[i_epoch].strip():
+            entry["epoch"] = float(row[i_epoch])
+    if not table:
+        raise DataError(src, "no logged values")
+    steps = sorted(table)
+    names = sorted({k for e in table.values() for k in e})
+    cols = {"step": np.asarray(steps, np.float64)}
+    cols.update({k: np.asarray([table[s].get(k, math.nan) for s in steps], np.float64) for k in names})
     return cols
 
 

@@ -55,3 +55,15 @@ def test_bad_csv_names_the_file(tmp_path):
     with pytest.raises(DataError, match="nothing to plot"):
         plot_curves(only_x, tmp_path / "c.png")
     assert not (tmp_path / "c.png").exists()
+
+
+def test_long_format_of_the_engine_is_pivoted(tmp_path):
+    from kpdet.viz.plots import read_metrics_csv
+
+    p = tmp_path / "metrics.csv"
+    p.write_text("step,epoch,name,value\n20,0.5,train/loss,3.0\n40,1.0,train/loss,2.0\n40,1.0,val/AP,0.25\n")
+    cols = read_metrics_csv(p)
+    assert cols["step"].tolist() == [20.0, 40.0]
+    assert cols["train/loss"].tolist() == [3.0, 2.0]
+    assert np.isnan(cols["val/AP"][0]) and cols["val/AP"][1] == 0.25
+    assert "value" not in cols and "name" not in cols
