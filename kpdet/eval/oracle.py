@@ -1,4 +1,4 @@
-"""OracleId (KLPNet Table 3, bottom): score keypoint locations without the identity error.
+"""OracleId (Table 3, bottom, of the conditional link-prediction paper in shared/seeds): score keypoint locations without the identity error.
 
 Each prediction is paired with the ground-truth object of its image and category of highest box
 IoU (the keypoints' box when it has no ``bbox``); its K predicted locations are then permuted by
