@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from torch import nn
 from torchvision.ops import batched_nms
 
-from kpdet.losses.ciou import ciou
+from kpdet.losses.iou import ciou
 
 
 class DenseHead(nn.Module):
