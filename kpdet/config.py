@@ -72,6 +72,7 @@ class TrainConfig(_Section):
     clip_grad: Optional[float] = Field(None, gt=0)  # max global L2 norm of the gradients
     ema: EmaConfig = EmaConfig()
     amp: Literal["no", "bf16", "fp16"] = "no"  # mixed precision on GPU; ignored (with a warning) on CPU
+    channels_last: bool = False  # NHWC weights: oneDNN/cuDNN convolutions run faster (CPU: ~1.2–1.8×)
     eval_every: int = Field(1, ge=0)  # epochs; 0: evaluate only at the end
     best_metric: str = "AP"  # key of the evaluate() dict
     best_mode: Literal["max", "min"] = "max"

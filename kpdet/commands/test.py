@@ -13,6 +13,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--images", metavar="DIR", help="image folder (default: the JSON's folder)")
     parser.add_argument("--boxes", metavar="DET.json", help="detections for test-time boxes (top-down methods)")
     parser.add_argument("--checkpoint", choices=("best", "last"), default="best")
+    parser.add_argument("--set", metavar="KEY=VALUE", action="append", default=[], dest="overrides",
+                        help="override an inference option of the run's config, e.g. "
+                             "method.decoder.refine=dark (repeatable)")
     parser.add_argument("--batch-size", type=int, default=None, help="default: the run's train.batch_size")
     parser.add_argument("--json", metavar="OUT", help="write the metrics to this JSON file")
     parser.add_argument("--predictions", metavar="OUT", help="write the predictions (COCO results) here")
@@ -25,7 +28,7 @@ def run(args: argparse.Namespace) -> int:
     from kpdet.errors import DataError
     from kpdet.fileio import write_json
 
-    trained = load_trained(args.run, checkpoint=args.checkpoint)
+    trained = load_trained(args.run, checkpoint=args.checkpoint, overrides=args.overrides)
     cfg, method, path = trained.cfg, trained.method, trained.checkpoint
 
     data = args.data or cfg.data.val

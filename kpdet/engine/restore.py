@@ -8,13 +8,14 @@ as it was trained whatever data it is later applied to. Weights are loaded with
 
 from __future__ import annotations
 
+import copy
 import os
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from kpdet.config import Config, config_from_dict, load_config
+from kpdet.config import Config, apply_override, config_from_dict, load_config
 from kpdet.engine import checkpoint as ck
 from kpdet.engine.rundir import BEST, CONFIG, LAST
 from kpdet.errors import ConfigError
@@ -50,19 +51,27 @@ def checkpoint_path(run: str | os.PathLike, which: Literal["best", "last"] = "be
     return path
 
 
-def load_trained(run: str | os.PathLike, *, checkpoint: Literal["best", "last"] = "best") -> TrainedMethod:
-    """The method of a run (directory or ``.pt`` file), weights loaded, in eval mode on the CPU."""
+def load_trained(run: str | os.PathLike, *, checkpoint: Literal["best", "last"] = "best",
+                 overrides: list[str] | tuple[str, ...] = ()) -> TrainedMethod:
+    """The method of a run (directory or ``.pt`` file), weights loaded, in eval mode on the CPU.
+
+    ``overrides`` (``a.b=value``, as ``--set``) change the stored config before the method is built:
+    meant for inference options (e.g. ``method.decoder.refine=dark``); one that changes the network
+    fails when the weights are loaded."""
     from kpdet.methods import get_method
 
     path = checkpoint_path(run, checkpoint)
     ckpt = ck.load_checkpoint(path)
     run_dir = Path(run)
     if run_dir.is_dir():
-        cfg = load_config(run_dir / CONFIG, resolve_paths=False)
+        cfg = load_config(run_dir / CONFIG, overrides, resolve_paths=False)
     else:
         if not isinstance(ckpt.get("config"), dict):
             raise ck.CheckpointError(f"{path}: the checkpoint stores no config; load its run directory instead")
-        cfg = config_from_dict(ckpt["config"], str(path))
+        raw = copy.deepcopy(ckpt["config"])
+        for item in overrides:
+            apply_override(raw, item)
+        cfg = config_from_dict(raw, str(path))
     ck.check_compatible(ckpt, cfg.method.name, None, str(path))
     method = get_method(cfg.method.name).from_config(cfg.method, ck.categories_to_schemas(ckpt["categories"]))
     ck.load_weights(method, ck.inference_weights(ckpt), str(path))

@@ -108,6 +108,8 @@ def train(cfg: Config, run_dir: str | Path, *, resume: bool = False, force: bool
 
     seed_everything(cfg.train.seed)  # identical initial weights on every process
     method = method_cls.from_config(cfg.method, schemas)
+    if cfg.train.channels_last:
+        method.to(memory_format=torch.channels_last)  # convolutions then produce NHWC activations too
     val_coco = None
     if cfg.data.val is not None:
         val_coco = load_split(cfg.data.val, cfg.data.val_images, "data.val")

@@ -28,6 +28,10 @@ def test_train_then_test_via_cli(tiny_coco, tmp_path, capsys):
     assert "AP" in printed and "last.pt" in printed
     metrics = json.loads(out.read_text())["metrics"]
     assert set(metrics) >= {"AP", "AP50", "AR"}
+    assert main(["test", str(run), "--checkpoint", "last", "--set", "method.dropout=0.5"]) == 0
+    assert main(["test", str(run), "--set", "method.widht=4"]) == 2
+    assert "unknown key 'method.widht'" in capsys.readouterr().err
+    assert main(["test", str(run), "--set", "method.width=4"]) == 2  # another network: the weights do not fit
     five = tiny_coco("e", n_images=2, schema=KeypointSchema("five", tuple("abcde")), name="x.json")
     assert main(["test", str(run), "--data", str(five)]) == 2
     assert "has 5 keypoints, the model was built for 3" in capsys.readouterr().err

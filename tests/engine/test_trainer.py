@@ -54,6 +54,16 @@ def test_same_seed_same_losses_other_seed_differs(toy_overrides, tmp_path):
     assert a != c
 
 
+def test_channels_last_trains_the_same_model(toy_overrides, tmp_path):
+    run_train(toy_overrides, tmp_path / "nchw")
+    run_train(toy_overrides, tmp_path / "nhwc", ["train.channels_last=true"])
+    a, b = train_losses(tmp_path / "nchw"), train_losses(tmp_path / "nhwc")
+    assert a.keys() == b.keys()
+    assert all(math.isclose(a[k], b[k], rel_tol=1e-4, abs_tol=1e-6) for k in a)
+    conv = next(t for t in load_checkpoint(tmp_path / "nhwc" / "last.pt")["model"].values() if t.ndim == 4)
+    assert conv.is_contiguous(memory_format=torch.channels_last) and not conv.is_contiguous()
+
+
 def test_resume_after_sigkill_gives_the_same_weights(toy_overrides, tmp_path):
     extra = ["train.checkpoint_every_steps=2", "train.ema.enabled=true", "train.schedule.warmup_epochs=0.5"]
     run_train(toy_overrides, tmp_path / "straight", extra)
