@@ -55,6 +55,7 @@ class ScheduleConfig(_Section):
     milestones: list[float] = []  # epochs (fractions allowed) where `step` multiplies lr by gamma
     gamma: float = Field(0.1, gt=0)
     min_lr_ratio: float = Field(0.01, ge=0, le=1)  # cosine floor, as a fraction of lr
+    fit_budget: bool = True  # with train.max_minutes: the schedule ends when the time budget does
 
 
 class EmaConfig(_Section):

@@ -26,7 +26,7 @@ from kpdet.engine.ema import ModelEMA
 from kpdet.engine.evaluate import evaluate_predictions, load_boxes, predict_dataset
 from kpdet.engine.loader import EpochSampler, SafeDataset, SkipBadCollate
 from kpdet.engine.logger import RunLogger
-from kpdet.engine.optim import build_optimizer, build_scheduler
+from kpdet.engine.optim import BudgetHorizon, build_optimizer, build_scheduler
 from kpdet.engine.rundir import BEST, CONFIG, LAST, prepare_run_dir
 from kpdet.engine.seed import get_rng_state, seed_everything, set_rng_state
 from kpdet.errors import ConfigError, DataError, KpdetError
@@ -130,8 +130,10 @@ def train(cfg: Config, run_dir: str | Path, *, resume: bool = False, force: bool
 
     ema = ModelEMA(method, cfg.train.ema.decay) if cfg.train.ema.enabled else None
     optimizer = build_optimizer(method, cfg.train.optimizer)
+    budget_s = 60 * cfg.train.max_minutes if cfg.train.max_minutes is not None else None
+    horizon = BudgetHorizon(budget_s) if budget_s is not None and cfg.train.schedule.fit_budget else None
     scheduler = build_scheduler(optimizer, cfg.train.schedule, ticks_per_epoch=steps_per_epoch * acc.num_processes,
-                                epochs=cfg.train.epochs)
+                                epochs=cfg.train.epochs, horizon=horizon)
     state = TrainState()
     if ckpt is not None:
         ck.load_weights(method, ckpt["model"], str(run_dir / LAST))
@@ -163,6 +165,7 @@ def train(cfg: Config, run_dir: str | Path, *, resume: bool = False, force: bool
     bad: dict[int, str] = {}
     bad_limit = cfg.train.max_bad_fraction * len(safe_ds)
     t0 = time.monotonic()
+    session_start_step = state.step
     stopped: str | None = None
 
     def save_last() -> None:
@@ -234,9 +237,10 @@ def train(cfg: Config, run_dir: str | Path, *, resume: bool = False, force: bool
                 outputs = model(images)
                 terms = unwrapped.loss(outputs, targets)
                 loss = sum(terms.values())
-                time_up = cfg.train.max_minutes is not None and time.monotonic() - t0 > 60 * cfg.train.max_minutes
+                elapsed = time.monotonic() - t0
+                time_up = budget_s is not None and elapsed > budget_s
                 flags = acc.reduce(torch.tensor([float(not torch.isfinite(loss).item()), float(time_up),
-                                                 float(len(bad))], device=acc.device), "sum")
+                                                 float(len(bad)), elapsed], device=acc.device), "sum")
                 if flags[0] > 0:
                     raise TrainingStopped(_nonfinite_message(state, epoch, terms, run_dir))
                 if flags[2] > bad_limit:
@@ -249,6 +253,9 @@ def train(cfg: Config, run_dir: str | Path, *, resume: bool = False, force: bool
                 if acc.sync_gradients and cfg.train.clip_grad is not None:
                     acc.clip_grad_norm_(model.parameters(), cfg.train.clip_grad)
                 optimizer.step()
+                if horizon is not None and acc.sync_gradients:  # same estimate on every process
+                    n = acc.num_processes
+                    horizon.update(state.step * n, (state.step - session_start_step) * n, float(flags[3]) / n)
                 scheduler.step()
                 optimizer.zero_grad(set_to_none=True)
             batch_idx += 1
