@@ -96,6 +96,11 @@ class Tracker:
         self._next_id = 1
         self._frame: int | None = None
 
+    @property
+    def started(self) -> int:
+        """How many tracks have started so far."""
+        return self._next_id - 1
+
     def update(self, frame: int, predictions: Sequence[Prediction]) -> list[Prediction]:
         """The predictions of ``frame`` (increasing indices; gaps allowed) with their ``track_id``."""
         if self._frame is not None and frame <= self._frame:

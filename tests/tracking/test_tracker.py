@@ -94,3 +94,10 @@ def test_bad_settings_and_frame_order():
     tracker.update(3, [])
     with pytest.raises(ValueError, match="frames must increase"):
         tracker.update(3, [])
+
+
+def test_track_ids_round_trip_through_the_coco_results_format():
+    tracked = Tracker(SCHEMAS).update(0, [_stick(0, 20)])[0]
+    d = tracked.to_coco()
+    assert d["track_id"] == 1 and Prediction.from_coco(d).track_id == 1
+    assert "track_id" not in _stick(0, 20).to_coco() and Prediction.from_coco(_stick(0, 20).to_coco()).track_id is None
