@@ -92,6 +92,7 @@ class Prediction:
     keypoints  # (K, 3) x, y, score in image coordinates
     bbox       # (4,) COCO xywh, or None
     links      # (L, 3) i, j, probability with 0-based keypoint indices, or None
+    track_id   # the instance's identity across video frames (kpdet.tracking), or None
     """
 
     image_id: int
@@ -100,6 +101,7 @@ class Prediction:
     score: float
     bbox: np.ndarray | None = None
     links: np.ndarray | None = None
+    track_id: int | None = None
 
     def to_coco(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -112,6 +114,8 @@ class Prediction:
             out["bbox"] = [round(float(v), 3) for v in np.asarray(self.bbox).reshape(-1)]
         if self.links is not None:
             out["links"] = [[int(i), int(j), round(float(p), 4)] for i, j, p in np.asarray(self.links).reshape(-1, 3)]
+        if self.track_id is not None:
+            out["track_id"] = int(self.track_id)
         return out
 
     @staticmethod
@@ -119,4 +123,5 @@ class Prediction:
         kp = np.asarray(d["keypoints"], np.float64).reshape(-1, 3)
         bbox = None if d.get("bbox") is None else np.asarray(d["bbox"], np.float64)
         links = None if d.get("links") is None else np.asarray(d["links"], np.float64).reshape(-1, 3)
-        return Prediction(int(d["image_id"]), int(d["category_id"]), kp, float(d["score"]), bbox, links)
+        track = None if d.get("track_id") is None else int(d["track_id"])
+        return Prediction(int(d["image_id"]), int(d["category_id"]), kp, float(d["score"]), bbox, links, track)

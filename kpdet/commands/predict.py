@@ -11,8 +11,14 @@ A video (.mp4, .avi, .mov, .mkv, … anything OpenCV reads) writes::
 
     DIR/<name>_pred.mp4    the annotated video, mp4v, same frame rate and frame count (unless --no-draw)
     DIR/frames.jsonl       one line per frame: {"frame": i, "time_s": t, "predictions": [COCO results]}
-                           with image_id = i, the 0-based frame index
-    DIR/video.json         source, fps, width, height, frames, categories
+                           with image_id = i, the 0-based frame index (and track_id with --track)
+    DIR/video.json         source, fps, width, height, frames, categories, tracking, smoothing
+
+Video options (kpdet/tracking, NumPy/SciPy only): ``--track`` gives every prediction a
+``track_id`` that follows the instance across frames (Hungarian matching on OKS or box IoU;
+drawn in one colour per track); ``--smooth one-euro`` filters each track's keypoint coordinates
+with the One-Euro filter (``--min-cutoff`` Hz, ``--beta`` 1/px; it needs tracks, so it turns
+``--track`` on). A progress bar shows frames per second.
 
 Every prediction is kept in the JSON files (evaluation needs the low-scoring ones); ``--score-thr``
 only decides what is drawn. ``--boxes`` is a COCO detections JSON whose image ids are those of
@@ -39,13 +45,26 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--checkpoint", choices=("best", "last"), default="best")
     parser.add_argument("--no-draw", action="store_true", help="write the JSON only (no overlays / video)")
     parser.add_argument("--device", metavar="cpu|cuda", help="default: cuda when available")
+    video = parser.add_argument_group("video")
+    video.add_argument("--track", action="store_true",
+                       help="follow instances across frames: track_id in frames.jsonl, one colour per track")
+    video.add_argument("--track-similarity", choices=("oks", "iou"), default="oks",
+                       help="how a prediction is compared with a track (default: oks)")
+    video.add_argument("--track-max-lost", type=int, default=30, metavar="FRAMES",
+                       help="frames a track survives without a match (default: 30)")
+    video.add_argument("--smooth", choices=("none", "one-euro"), default="none",
+                       help="temporal smoothing of keypoints per track (implies --track; default: none)")
+    video.add_argument("--min-cutoff", type=float, default=1.0, metavar="HZ",
+                       help="One-Euro minimum cutoff: lower smooths slow motion more (default: 1.0)")
+    video.add_argument("--beta", type=float, default=0.05,
+                       help="One-Euro speed coefficient (1/px): higher lags less on fast motion (default: 0.05)")
 
 
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from kpdet.api import load
-    from kpdet.data.video import is_video
+    from kpdet.data.video import VIDEO_SUFFIXES, is_video
     from kpdet.errors import ConfigError, DataError
 
     src = Path(args.images)
@@ -56,10 +75,21 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out)
     if out.exists() and not out.is_dir():
         raise ConfigError(f"--out {out}: exists and is not a folder")
+    video = src.is_file() and is_video(src)
+    if (args.track or args.smooth != "none") and not video:
+        raise ConfigError(f"--track and --smooth apply to a video; {src} is not one "
+                          f"(video suffixes: {', '.join(VIDEO_SUFFIXES)})")
+    smoother = None
+    if args.smooth == "one-euro":
+        from kpdet.tracking import TrackSmoother
+
+        smoother = TrackSmoother(min_cutoff=args.min_cutoff, beta=args.beta)
+    if args.track_max_lost < 0:
+        raise ConfigError(f"--track-max-lost must be >= 0 frames, got {args.track_max_lost}")
     predictor = load(args.run, checkpoint=args.checkpoint, device=args.device)
     print(f"{predictor.checkpoint} on {predictor.device}")
-    if src.is_file() and is_video(src):
-        return _video(predictor, src, out, args)
+    if video:
+        return _video(predictor, src, out, args, smoother)
     return _images(predictor, src, out, args)
 
 
@@ -91,8 +121,9 @@ def _images(predictor, src, out, args) -> int:
     return 0
 
 
-def _video(predictor, src, out, args) -> int:
+def _video(predictor, src, out, args, smoother) -> int:
     import json
+    import time
 
     from tqdm.auto import tqdm
 
@@ -107,7 +138,13 @@ def _video(predictor, src, out, args) -> int:
         for d in dets:
             by_frame.setdefault(int(d["image_id"]), []).append(d)
     video_path = out / f"{src.stem}_pred.mp4"
-    frames = 0
+    tracker = None
+    if args.track or smoother is not None:
+        from kpdet.tracking import Tracker
+
+        tracker = Tracker(predictor.schemas, similarity=args.track_similarity, birth_score=args.score_thr,
+                          max_lost=args.track_max_lost)
+    frames, start = 0, time.perf_counter()
     with VideoReader(src) as reader:
         writer = None if args.no_draw else VideoWriter(video_path, reader.fps, reader.size)
         ok = False
@@ -119,20 +156,33 @@ def _video(predictor, src, out, args) -> int:
                     boxes = [by_frame.get(i, []) for i in ids] if args.boxes else None
                     for image_id, image, found in predictor.stream(chunk, boxes, batch_size=args.batch_size,
                                                                    image_ids=ids):
+                        if tracker is not None:
+                            found = tracker.update(image_id, found)
+                        if smoother is not None:
+                            found = smoother(image_id / reader.fps, found)
                         lines.write(json.dumps({"frame": image_id, "time_s": round(image_id / reader.fps, 4),
                                                 "predictions": [p.to_coco() for p in found]}) + "\n")
                         if writer is not None:
                             writer.write(draw_predictions(image, found, predictor.schemas, score_thr=args.score_thr))
                     frames += len(chunk)
                     bar.update(len(chunk))
+                    if tracker is not None:
+                        bar.set_postfix(tracks=len(tracker.tracks), refresh=False)
             ok = True
         finally:
             if writer is not None:
                 writer.close(keep=ok)
+        seconds = time.perf_counter() - start
+        tracking = None if tracker is None else {"similarity": args.track_similarity, "birth_score": args.score_thr,
+                                                 "max_lost": args.track_max_lost, "tracks": tracker.started}
+        smoothing = None if smoother is None else {"filter": "one-euro", "min_cutoff": args.min_cutoff,
+                                                   "beta": args.beta, "d_cutoff": smoother.params[2]}
         write_json({"source": str(src.resolve()), "fps": reader.fps, "width": reader.size[0],
-                    "height": reader.size[1], "frames": frames, "categories": predictor.categories},
-                   out / "video.json", indent=1)
+                    "height": reader.size[1], "frames": frames, "categories": predictor.categories,
+                    "tracking": tracking, "smoothing": smoothing}, out / "video.json", indent=1)
     if args.boxes and not any(0 <= i < frames for i in by_frame):
         print(f"warning: no detection in {args.boxes} matches a frame index 0..{frames - 1}")
-    print(f"{frames} frames -> {out / 'frames.jsonl'}" + ("" if args.no_draw else f", {video_path}"))
+    print(f"{frames} frames in {seconds:.1f} s ({frames / max(seconds, 1e-9):.1f} frames/s)"
+          + ("" if tracker is None else f", {tracker.started} track(s)")
+          + f" -> {out / 'frames.jsonl'}" + ("" if args.no_draw else f", {video_path}"))
     return 0

@@ -8,6 +8,9 @@ How a picture reads
   so a left/right swap is visible at a glance; centre edges keep the base colour.
 * Ground truth: v = 2 (visible) is a filled dot, v = 1 (labelled but hidden) a hollow ring
   and every edge touching it is dashed; v = 0 is not drawn, nor are its edges.
+* Tracked predictions (``Prediction.track_id``, from kpdet.tracking) take one colour per
+  track instead (:func:`track_color`), so an identity can be followed across video frames,
+  and their label carries ``#id``.
 * Predictions: the third column is a score; keypoints below ``score_thr`` are not drawn,
   nor are instances whose score is below it. Predicted links (``Prediction.links``) replace
   the schema's skeleton and are drawn with an opacity equal to their probability.
@@ -73,6 +76,11 @@ class Style:
 def category_colors(category_ids: Sequence[int] | Mapping[int, object]) -> dict[int, RGB]:
     """{category id: colour}, assigned in sorted-id order so every picture of a dataset agrees."""
     return {int(c): PALETTE[i % len(PALETTE)] for i, c in enumerate(sorted(int(c) for c in category_ids))}
+
+
+def track_color(track_id: int) -> RGB:
+    """The colour of a track: the palette in order of track ids (ids start at 1)."""
+    return PALETTE[(int(track_id) - 1) % len(PALETTE)]
 
 
 def keypoint_sides(schema: KeypointSchema) -> np.ndarray:
@@ -207,6 +215,7 @@ def draw_skeletons(
     score_thr: float = 0.3,
     names: bool = False,
     colors: Mapping[int, RGB] | None = None,
+    instance_colors: Sequence[RGB | None] | None = None,
     style: Style | None = None,
 ) -> np.ndarray:
     """Draw N skeletons; the low-level function behind :func:`draw_instances` / :func:`draw_predictions`.
@@ -215,6 +224,7 @@ def draw_skeletons(
     boxes      # (N, 4) COCO xywh, or None for no boxes
     labels     # N strings written at each box's top-left corner (e.g. "car 0.91"), or None
     links      # N arrays (L, 3) i, j, probability (or None): drawn instead of the skeleton
+    instance_colors  # N colours (or None: the category's) overriding ``colors`` per instance
     """
     if kind not in ("gt", "pred"):
         raise ValueError(f"kind must be 'gt' or 'pred', got {kind!r}")
@@ -224,6 +234,10 @@ def draw_skeletons(
     keypoints = np.asarray(keypoints, np.float64).reshape(len(category_ids), -1, 3)
     colors = dict(colors) if colors is not None else category_colors(schemas)
     st = style or Style.for_image(*out.shape[:2])
+
+    def base_color(n: int) -> RGB:
+        own = None if instance_colors is None else instance_colors[n]
+        return own if own is not None else colors.get(int(category_ids[n]), UNKNOWN_COLOR)
 
     if kind == "gt":
         state = np.where(keypoints[..., 2] >= 2, 2, np.where(keypoints[..., 2] >= 1, 1, 0))
@@ -239,7 +253,7 @@ def draw_skeletons(
         for n, lk in enumerate(links):
             if lk is None:
                 continue
-            base = colors.get(int(category_ids[n]), UNKNOWN_COLOR)
+            base = base_color(n)
             t = sizes[n][0]
             for i, j, p in np.asarray(lk, np.float64).reshape(-1, 3):
                 i, j = int(i), int(j)
@@ -255,7 +269,7 @@ def draw_skeletons(
 
     for n, cid in enumerate(category_ids):
         cid = int(cid)
-        base = colors.get(cid, UNKNOWN_COLOR)
+        base = base_color(n)
         t, r = sizes[n]
         schema = schemas.get(cid)
         k = schema.num_keypoints if schema is not None else keypoints.shape[1]
@@ -301,7 +315,8 @@ def draw_instances(image: np.ndarray, instances: Instances, schemas: Mapping[int
 def draw_predictions(image: np.ndarray, predictions: Sequence[Prediction], schemas: Mapping[int, KeypointSchema],
                      *, score_thr: float = 0.3, boxes: bool = True, labels: bool = True, links: bool = True,
                      **kwargs) -> np.ndarray:
-    """Predictions with an instance score ≥ ``score_thr``; keypoints below it are left out."""
+    """Predictions with an instance score ≥ ``score_thr``; keypoints below it are left out.
+    Tracked predictions are coloured by track (:func:`track_color`)."""
     keep = [p for p in predictions if p.score >= score_thr]
     kmax = max((len(p.keypoints) for p in keep), default=0)
     kps = np.zeros((len(keep), kmax, 3), np.float64)
@@ -310,8 +325,10 @@ def draw_predictions(image: np.ndarray, predictions: Sequence[Prediction], schem
     has_box = boxes and keep and all(p.bbox is not None for p in keep)
     text = None
     if labels:
-        text = [f"{schemas[p.category_id].name if p.category_id in schemas else p.category_id} {p.score:.2f}"
-                for p in keep]
+        text = [f"{schemas[p.category_id].name if p.category_id in schemas else p.category_id}"
+                f"{'' if p.track_id is None else f' #{p.track_id}'} {p.score:.2f}" for p in keep]
+    if any(p.track_id is not None for p in keep):
+        kwargs.setdefault("instance_colors", [None if p.track_id is None else track_color(p.track_id) for p in keep])
     return draw_skeletons(
         image, kps, [p.category_id for p in keep], schemas, kind="pred", score_thr=score_thr,
         boxes=np.stack([p.bbox for p in keep]) if has_box else None, labels=text,

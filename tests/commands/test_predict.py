@@ -99,3 +99,65 @@ def test_predict_bad_inputs_print_clear_errors(toy_run, tmp_path, capsys):
     assert "not a run directory" in err and "Traceback" not in err
     assert main(["predict", run, "--images", str(tmp_path / "bad.png"), "--out", out, "--batch-size", "0"]) == 2
     assert "--batch-size must be at least 1" in capsys.readouterr().err
+
+
+def _crossing_boxes(frames, size=(96, 64)):
+    """Two 20×24 boxes crossing each other on one line: A goes right, B goes left (0-based frame ids)."""
+    dets = []
+    for f in range(frames):
+        for name, x in (("A", 4 + 6 * f), ("B", 72 - 6 * f)):
+            dets.append({"image_id": f, "category_id": 1, "bbox": [float(x), 20.0, 20.0, 24.0], "score": 0.9,
+                         "name": name})
+    return dets
+
+
+def test_predict_video_with_tracking_and_smoothing(toy_run, tmp_path, capsys):
+    frames = 12
+    video = _video(tmp_path / "walk.mp4", frames=frames, size=(96, 64))
+    dets = _crossing_boxes(frames)
+    det = tmp_path / "det.json"
+    det.write_text(json.dumps(dets))
+    run = str(toy_run("toybox"))
+    out, raw_out = tmp_path / "out", tmp_path / "raw"
+    assert main(["predict", run, "--images", str(video), "--out", str(out), "--boxes", str(det), "--batch-size", "5",
+                 "--track", "--smooth", "one-euro", "--min-cutoff", "0.5", "--beta", "0.0"]) == 0
+    text = capsys.readouterr()
+    assert "12 frames in" in text.out and "frames/s" in text.out and "2 track(s)" in text.out
+    assert "frame/s" in text.err  # the progress bar's rate
+    assert _frame_count(out / "walk_pred.mp4") == frames
+    meta = json.loads((out / "video.json").read_text())
+    assert meta["tracking"]["tracks"] == 2 and meta["smoothing"]["filter"] == "one-euro"
+
+    lines = [json.loads(ln) for ln in (out / "frames.jsonl").read_text().splitlines()]
+    box_name = {(d["image_id"], tuple(d["bbox"])): d["name"] for d in dets}
+    ids = {"A": set(), "B": set()}
+    for ln in lines:
+        assert len(ln["predictions"]) == 2
+        for p in ln["predictions"]:
+            ids[box_name[(ln["frame"], tuple(p["bbox"]))]].add(p["track_id"])
+    assert ids == {"A": {1}, "B": {2}}  # each box keeps its id through the crossing (frames 5 and 6)
+
+    assert main(["predict", run, "--images", str(video), "--out", str(raw_out), "--boxes", str(det),
+                 "--no-draw", "--track"]) == 0
+    raw = [json.loads(ln) for ln in (raw_out / "frames.jsonl").read_text().splitlines()]
+
+    def track(rows, tid):  # (T, K*3) keypoints of one track
+        return np.array([[p["keypoints"] for p in r["predictions"] if p["track_id"] == tid][0] for r in rows])
+
+    smooth, plain = track(lines, 1), track(raw, 1)
+    np.testing.assert_allclose(smooth[0], plain[0], atol=1e-3)  # the filter starts at the first value
+    assert np.abs(smooth[1:, 0] - plain[1:, 0]).max() > 1.0  # later frames are filtered ...
+    np.testing.assert_allclose(smooth[:, 2::3], plain[:, 2::3])  # ... in x, y only, not in scores
+    assert not (raw_out / "walk_pred.mp4").exists()
+
+
+def test_track_and_smooth_options_are_checked(toy_run, tmp_path, capsys):
+    run, out = str(toy_run("toy")), str(tmp_path / "out")
+    imgs = _folder(tmp_path / "imgs", n=1)
+    assert main(["predict", run, "--images", str(imgs), "--out", out, "--track"]) == 2
+    assert "--track and --smooth apply to a video" in capsys.readouterr().err
+    video = _video(tmp_path / "v.mp4", frames=2)
+    assert main(["predict", run, "--images", str(video), "--out", out, "--smooth", "one-euro", "--beta", "-1"]) == 2
+    assert "beta must be >= 0" in capsys.readouterr().err
+    assert main(["predict", run, "--images", str(video), "--out", out, "--track", "--track-max-lost", "-2"]) == 2
+    assert "--track-max-lost must be >= 0" in capsys.readouterr().err

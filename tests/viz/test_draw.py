@@ -4,7 +4,7 @@ import pytest
 from kpdet.schema import COCO17, KeypointSchema
 from kpdet.structures import Instances, Prediction
 from kpdet.viz.draw import (LEFT, PALETTE, RIGHT, Style, category_colors, draw_heatmaps, draw_instances,
-                            draw_predictions, draw_skeletons, keypoint_sides, shade, side_by_side)
+                            draw_predictions, draw_skeletons, keypoint_sides, shade, side_by_side, track_color)
 
 BG = 128
 TRI = KeypointSchema("tri", ("a", "b", "c"), ((0, 1), (1, 2), (0, 2)))
@@ -64,6 +64,20 @@ def test_categories_get_different_colours():
     colors = category_colors(schemas)
     assert tuple(out[60, 60]) == colors[1] and tuple(out[220, 220]) == colors[5]
     assert colors[1] != colors[5]
+
+
+def test_tracked_predictions_take_their_track_colour_and_id_label():
+    kp = lambda x, y: np.array([[x, y, 0.9], [0, 0, 0.0], [0, 0, 0.0]])  # noqa: E731
+    preds = [Prediction(0, 1, kp(60, 60), 0.9, track_id=3), Prediction(0, 1, kp(220, 220), 0.9, track_id=4),
+             Prediction(0, 1, kp(60, 220), 0.9)]
+    out = draw_predictions(_blank(), preds, {1: TRI}, style=STYLE, boxes=False, labels=False)
+    assert tuple(out[60, 60]) == track_color(3) and tuple(out[220, 220]) == track_color(4)
+    assert track_color(3) != track_color(4)
+    assert tuple(out[220, 60]) == category_colors({1: TRI})[1]  # untracked: its category colour
+    assert track_color(1) == PALETTE[0] and track_color(1 + len(PALETTE)) == PALETTE[0]
+    labelled = draw_predictions(_blank(), preds[:1], {1: TRI}, style=STYLE, boxes=False)
+    plain = draw_predictions(_blank(), [Prediction(0, 1, kp(60, 60), 0.9)], {1: TRI}, style=STYLE, boxes=False)
+    assert (np.any(labelled != BG, -1).sum() > np.any(plain != BG, -1).sum())  # "tri #3 0.90" is longer
 
 
 def test_left_and_right_are_shaded_apart():
