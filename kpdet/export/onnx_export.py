@@ -1,7 +1,7 @@
 """Export a method's forward pass to ONNX: the graph returns ``method.export_outputs(method(images))``.
 
 Input ``input``: images (B, 3, H, W) float32 in [0, 1], exactly what ``method(images)`` takes (the
-normalisation is inside the graph). H and W are dynamic unless ``dynamic_size=False`` (kapao's
+normalisation is inside the graph). H and W are dynamic unless ``dynamic_size=False`` (a
 rectangular letterbox, for one, feeds varying sizes); B is 1 unless ``dynamic_batch``.
 
 We trace with torch's TorchScript-based exporter (``dynamo=False``): it exports kpdet's tiny
@@ -22,7 +22,7 @@ from kpdet.errors import ConfigError, KpdetError
 from kpdet.export.metadata import ExportInfo, decode_state_dict, pack
 from kpdet.fileio import atomic_open
 
-INPUT = "input"  # not "images": klpnet returns its normalised images as an output of that name
+INPUT = "input"  # not "images": a method may return (normalised) images as an output of that name
 OPSET = 17
 
 
