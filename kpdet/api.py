@@ -6,6 +6,7 @@
     predictor = kpdet.load("runs/demo")                    # best.pt; EMA weights when the run kept them
     results = predictor.predict(["a.jpg", frame_rgb])      # one list of Prediction per image
     results = predictor.predict("photos/", boxes="det.json")
+    predictor = kpdet.load("model.onnx")                   # written by `kpdet export`; ONNX Runtime forward
 
 Prediction goes through the same method interface as training and evaluation: the images become
 an in-memory :class:`~kpdet.data.coco.CocoDataset` (no annotations; arrays attached with
@@ -40,11 +41,19 @@ BOXES = "boxes"  # the DataError source of a bad `boxes` argument
 
 def load(run: str | os.PathLike, *, checkpoint: Literal["best", "last"] = "best",
          device: str | None = None) -> "Predictor":
-    """A :class:`Predictor` for a run directory written by ``kpdet train`` (or one of its ``.pt`` files).
+    """A :class:`Predictor` for a run directory written by ``kpdet train`` (or one of its ``.pt`` files),
+    or for a model written by ``kpdet export`` (``.onnx``: ONNX Runtime runs the forward pass on the
+    CPU, the method decodes; ``checkpoint`` does not apply).
 
-    ``device``: ``"cpu"``, ``"cuda"``, ``"cuda:1"``…; ``None`` picks CUDA when available.
+    ``device``: ``"cpu"``, ``"cuda"``, ``"cuda:1"``…; ``None`` picks CUDA when available (the CPU for
+    an ONNX model).
     """
     from kpdet.engine.restore import load_trained
+
+    if Path(run).suffix.lower() == ".onnx":
+        from kpdet.export.runtime import load_onnx
+
+        return load_onnx(run, device=device or "cpu")
 
     trained = load_trained(run, checkpoint=checkpoint)
     return Predictor(trained.method, device=device, checkpoint=trained.checkpoint)

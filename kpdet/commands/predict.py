@@ -35,7 +35,8 @@ HELP = "predict keypoints on an image, a folder of images or a video with a trai
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("run", metavar="RUN",
-                        help="run directory written by `kpdet train`, or one of its .pt checkpoints")
+                        help="run directory written by `kpdet train`, one of its .pt checkpoints, or a .onnx model "
+                             "written by `kpdet export`")
     parser.add_argument("--images", metavar="PATH", required=True, help="an image, a folder of images or a video file")
     parser.add_argument("--out", metavar="DIR", required=True, help="output folder")
     parser.add_argument("--boxes", metavar="DET.json", help="detections (COCO results) for top-down methods")

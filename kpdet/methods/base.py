@@ -93,6 +93,26 @@ class Method(nn.Module):
         """Across-batch step on all predictions of a dataset (e.g. pose NMS per image); default: none."""
         return predictions
 
+    # -- export -----------------------------------------------------------------------
+    def export_outputs(self, outputs: Any) -> dict[str, torch.Tensor]:
+        """The tensors of ``forward``'s outputs that ``decode`` consumes, flat and named: the outputs
+        of an exported graph. Default: every tensor, named by its path (``heatmaps``, ``raw.0``);
+        a method drops what only training uses. :meth:`import_outputs` inverts it."""
+        from kpdet.export.outputs import flatten_named
+
+        return flatten_named(outputs)
+
+    def import_outputs(self, named: dict[str, torch.Tensor]) -> Any:
+        """The ``decode`` input rebuilt from :meth:`export_outputs`' named tensors."""
+        from kpdet.export.outputs import unflatten_named
+
+        return unflatten_named(named)
+
+    def decode_state(self) -> tuple[str, ...]:
+        """``state_dict`` entries (names or module prefixes) that decoding reads outside the
+        forward pass (e.g. prototypes): an exported model carries them beside its graph."""
+        return ()
+
     @classmethod
     def example_input(cls, cfg: MethodConfig) -> torch.Tensor:
         """(1, 3, H, W) input for FLOP counts, export and smoke tests."""

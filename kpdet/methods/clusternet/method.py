@@ -110,6 +110,10 @@ class ClusterNet(Method):
         heat, tags = outputs["sparse_heatmaps"][-1].float(), outputs["sparse_tags"][-1].float()
         return heat, tags.reshape(heat.shape[0], heat.shape[1], -1, *heat.shape[2:])
 
+    def export_outputs(self, outputs: dict[str, list[torch.Tensor]]) -> dict[str, torch.Tensor]:
+        """Only the last stack's sparse branch: the maps inference reads (:meth:`final_maps`)."""
+        return {"sparse_heatmaps.0": outputs["sparse_heatmaps"][-1], "sparse_tags.0": outputs["sparse_tags"][-1]}
+
     @torch.no_grad()
     def decode(self, outputs: dict[str, list[torch.Tensor]], meta: list[dict[str, Any]]) -> list[Prediction]:
         return self.decode_maps(*self.final_maps(outputs), meta)

@@ -150,6 +150,9 @@ class Coke(Method):
         return terms
 
     # -- inference ----------------------------------------------------------------------
+    def decode_state(self) -> tuple[str, ...]:
+        return ("keypoint_bank.prototypes",)  # the 1×1 detection kernels (Fig. 3)
+
     @torch.no_grad()
     def responses(self, features: torch.Tensor, category: torch.Tensor) -> torch.Tensor:
         """features (B, D, H, W), category (B,) index → (B, K_max, H, W) each crop's own block.

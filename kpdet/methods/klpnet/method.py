@@ -144,6 +144,11 @@ class KlpNet(Method):
             self.mean_dist_seen[c] += 1
 
     # -- decoding -----------------------------------------------------------------------
+    def decode_state(self) -> tuple[str, ...]:
+        """Everything after the detector: CKLM runs on crops of the detections, then identities,
+        CLPGM links and LIS's distance statistics."""
+        return ("cklm", "prototypes", "clpgm", "mean_dist", "mean_dist_seen")
+
     def locate(self, out: dict[str, torch.Tensor], rois: torch.Tensor, cats: torch.Tensor) -> dict[str, torch.Tensor]:
         """Keypoints of each crop from its last-stage heatmap: peaks → identities (Hungarian)."""
         k = self.cfg.cklm
