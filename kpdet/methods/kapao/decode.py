@@ -1,19 +1,19 @@
 """KAPAO inference (Sec. 3.3): grid outputs → candidates → thresholds + NMS → fusion (Alg. 1).
 
 Everything runs on flat, batched tensors: candidates of all images are one list with an image
-index, NMS is one ``torchvision.ops.batched_nms`` call per object type (image × class groups),
-and fusion is a masked distance matrix plus a scatter-max, with no loop over detections.
+index, NMS is one grouped NMS per object type (image × class groups, torchvision's coordinate
+trick), and fusion is a masked distance matrix plus a scatter-max, with no loop over detections.
 
-Speed: confidence p̂o · max(ĉ) is checked on the objectness and class logits of every anchor
-first; only the anchors that can pass the lowest threshold in use are decoded (sigmoid, box,
+Speed: the objectness logit of every anchor is compared first, then p̂o · max(ĉ) of the rows
+left; only the anchors that can pass the lowest threshold in use are decoded (sigmoid, box,
 keypoints). Their values are computed with the same operations as for every anchor, so the
-result is the same as decoding all anchors and thresholding afterwards.
+result is the same as decoding all anchors and thresholding afterwards (a test checks it).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 import math
+from dataclasses import dataclass
 from functools import lru_cache
 
 import torch
