@@ -120,3 +120,22 @@ def test_a_run_without_boxes_or_with_other_keypoints_is_a_clear_error(runs, tmp_
     five = {1: KeypointSchema("five", tuple("abcde"))}
     with pytest.raises(ConfigError, match="differ"):
         check_same_keypoints(five, {1: DOTS, 2: DOTS}, "x")
+
+
+def test_predict_on_a_video_takes_the_detector_boxes_of_each_frame(runs, tmp_path):
+    import cv2
+
+    data, kapao, topdown = runs
+    frames = [cv2.imread(str(p)) for p in sorted(data.parent.glob("*.png"))]
+    video = tmp_path / "clip.avi"
+    writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"MJPG"), 5.0, (64, 56))
+    for f in frames:
+        writer.write(f)
+    writer.release()
+    out = tmp_path / "out"
+    assert main(["predict", str(topdown), "--images", str(video), "--out", str(out), "--no-draw",
+                 "--device", "cpu", "--batch-size", "2", "--boxes-from", str(kapao)]) == 0
+    lines = [json.loads(ln) for ln in (out / "frames.jsonl").read_text().splitlines()]
+    assert [ln["frame"] for ln in lines] == [0, 1, 2]
+    assert all(len(ln["predictions"]) == 2 and {p["image_id"] for p in ln["predictions"]} == {ln["frame"]}
+               for ln in lines)  # max_det 2 boxes per frame, each cropped once
