@@ -62,10 +62,12 @@ def _prefilter(grids: list[torch.Tensor], to_flat: list[torch.Tensor], num_class
     obj_min = math.log(bound / (1 - bound)) - 1e-3 if bound > 0 else -math.inf  # σ⁻¹(bound), rounded down
     flat, rows = [], []
     for g, index in zip(grids, to_flat):
-        g = g.view(-1, g.shape[-1])  # (B·Na·H·W, No)
-        local = torch.nonzero(g[:, 4] > obj_min).view(-1)
+        local = torch.nonzero((g[..., 4] > obj_min).reshape(-1)).view(-1)  # into (B·Na·H·W)
         flat.append(index.index_select(0, local))
-        rows.append(g.index_select(0, local))
+        if g.is_contiguous():
+            rows.append(g.view(-1, g.shape[-1]).index_select(0, local))
+        else:  # e.g. the head's channel-major output seen as (B, Na, H, W, No)
+            rows.append(g[torch.unravel_index(local, g.shape[:4])])
     flat, rows = torch.cat(flat), torch.cat(rows)
     head = rows[:, 4: 5 + num_classes].float()
     keep = torch.nonzero(head[:, 0].sigmoid() * head[:, 1:].amax(-1).sigmoid() > bound).view(-1)

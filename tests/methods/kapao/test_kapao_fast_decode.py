@@ -102,3 +102,13 @@ def test_tta_with_the_prefilter_equals_tta_without(monkeypatch):
     for f, r in zip(fast, full):
         assert (f.image_id, f.category_id, f.score) == (r.image_id, r.category_id, r.score)
         assert np.array_equal(f.keypoints, r.keypoints) and np.array_equal(f.bbox, r.bbox)
+
+
+def test_grids_in_any_memory_layout_decode_the_same():
+    method = _method()
+    grids, meta = _grids(method, 2, 3), _meta(2)
+    planar = [g.permute(0, 1, 4, 2, 3).contiguous().permute(0, 1, 3, 4, 2) for g in grids]  # channel-major
+    assert not planar[0].is_contiguous()
+    a, b = method.decode(grids, meta), method.decode(planar, meta)
+    assert len(a) == len(b) > 0
+    assert all(p.score == q.score and np.array_equal(p.keypoints, q.keypoints) for p, q in zip(a, b))
