@@ -21,7 +21,10 @@ Boxes (used by top-down methods; bottom-up methods ignore them):
   ``{image_id, category_id, bbox, score}``), where image ids are the 1-based positions of the
   images in input order (or the ``image_ids`` passed to :meth:`Predictor.predict`);
 * one list of boxes per image, each box ``[x, y, w, h]``, ``[x, y, w, h, score]`` or a dict
-  ``{bbox, score?, category_id?}``. A box without a category is used for every category.
+  ``{bbox, score?, category_id?}``. A box without a category is used for every category;
+* another :class:`Predictor` whose predictions carry boxes, trained on the same categories and
+  keypoints (``kpdet.load(detector_run)``): it runs on each batch of images first and its boxes,
+  with their scores, are used (``kpdet predict RUN --boxes-from DETECTOR_RUN``).
 """
 
 from __future__ import annotations
@@ -181,6 +184,7 @@ class Predictor:
         """Like :meth:`predict`, but yields ``(image_id, image (H, W, 3) uint8 RGB, predictions)`` per
         image as soon as its batch is done; only ``batch_size`` images are decoded at a time."""
         from kpdet.data.images import read_image
+        from kpdet.engine.box_source import check_same_keypoints, detections_from
         from kpdet.engine.evaluate import load_boxes
 
         if batch_size < 1:
@@ -194,7 +198,10 @@ class Predictor:
                             f"({len(set(ids))} distinct)")
         cat_ids = sorted(self.schemas)
         grouped: list[list[dict[str, Any]]] | None = None
-        if isinstance(boxes, (str, os.PathLike)):
+        source = boxes if isinstance(boxes, Predictor) else None
+        if source is not None:
+            check_same_keypoints(source.schemas, self.schemas, str(source.checkpoint or BOXES))
+        elif isinstance(boxes, (str, os.PathLike)):
             grouped = group_detections(load_boxes(boxes), ids, cat_ids, str(boxes))
         elif boxes is not None and len(boxes) and all(isinstance(b, dict) for b in boxes):
             grouped = group_detections(boxes, ids, cat_ids, BOXES)
@@ -207,7 +214,11 @@ class Predictor:
             chunk_ids = ids[start: start + batch_size]
             arrays = [x if isinstance(x, np.ndarray) else read_image(x) for x in chunk]
             names = [f"<array #{start + n}>" if isinstance(x, np.ndarray) else str(x) for n, x in enumerate(chunk)]
-            if grouped is None:
+            if source is not None:
+                found = (p for _, _, preds in source.stream(arrays, batch_size=batch_size, image_ids=chunk_ids)
+                         for p in preds)
+                dets = detections_from(found, str(source.checkpoint or BOXES), source.method.name)
+            elif grouped is None:
                 dets = whole_image_boxes(chunk_ids, [(a.shape[1], a.shape[0]) for a in arrays], cat_ids)
             else:
                 dets = [d for g in grouped[start: start + batch_size] for d in g]

@@ -22,8 +22,10 @@ with the One-Euro filter (``--min-cutoff`` Hz, ``--beta`` 1/px; it needs tracks,
 
 Every prediction is kept in the JSON files (evaluation needs the low-scoring ones); ``--score-thr``
 only decides what is drawn. ``--boxes`` is a COCO detections JSON whose image ids are those of
-images.json (1-based, in file-name order) or, for a video, the 0-based frame index; without it a
-top-down model uses one whole-image box per image (see kpdet/api.py).
+images.json (1-based, in file-name order) or, for a video, the 0-based frame index;
+``--boxes-from RUN`` runs another run whose predictions carry boxes (trained on the same
+keypoints) on the same images and uses its boxes and scores; without either a top-down model uses
+one whole-image box per image (see kpdet/api.py).
 """
 
 from __future__ import annotations
@@ -40,6 +42,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--images", metavar="PATH", required=True, help="an image, a folder of images or a video file")
     parser.add_argument("--out", metavar="DIR", required=True, help="output folder")
     parser.add_argument("--boxes", metavar="DET.json", help="detections (COCO results) for top-down methods")
+    parser.add_argument("--boxes-from", metavar="RUN", help="boxes predicted by another run (one whose predictions "
+                        "carry boxes, trained on the same keypoints) for top-down methods")
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--score-thr", type=float, default=0.3,
                         help="instances and keypoints scoring below this are not drawn (JSON keeps all)")
@@ -73,6 +77,8 @@ def run(args: argparse.Namespace) -> int:
         raise DataError(str(src), "not found (expected an image, a folder of images or a video file)")
     if args.batch_size < 1:
         raise ConfigError(f"--batch-size must be at least 1, got {args.batch_size}")
+    if args.boxes and args.boxes_from:
+        raise ConfigError("--boxes and --boxes-from: give one of them")
     out = Path(args.out)
     if out.exists() and not out.is_dir():
         raise ConfigError(f"--out {out}: exists and is not a folder")
@@ -89,6 +95,7 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(f"--track-max-lost must be >= 0 frames, got {args.track_max_lost}")
     predictor = load(args.run, checkpoint=args.checkpoint, device=args.device)
     print(f"{predictor.checkpoint} on {predictor.device}")
+    args.box_source = load(args.boxes_from, device=args.device) if args.boxes_from else None
     if video:
         return _video(predictor, src, out, args, smoother)
     return _images(predictor, src, out, args)
@@ -106,7 +113,7 @@ def _images(predictor, src, out, args) -> int:
     root = (src if src.is_dir() else src.parent).resolve()
     names = [p.resolve().relative_to(root).as_posix() for p in paths]
     records, preds = [], []
-    stream = predictor.stream(paths, args.boxes, batch_size=args.batch_size)
+    stream = predictor.stream(paths, args.box_source or args.boxes, batch_size=args.batch_size)
     for name, (image_id, image, found) in tqdm(zip(names, stream), total=len(paths), unit="img", desc="predict"):
         records.append({"id": image_id, "file_name": name, "width": int(image.shape[1]),
                         "height": int(image.shape[0])})
@@ -154,7 +161,7 @@ def _video(predictor, src, out, args, smoother) -> int:
                     tqdm(total=reader.frame_count or None, unit="frame", desc=src.name) as bar:
                 for first, chunk in reader.chunks(args.batch_size):
                     ids = list(range(first, first + len(chunk)))
-                    boxes = [by_frame.get(i, []) for i in ids] if args.boxes else None
+                    boxes = [by_frame.get(i, []) for i in ids] if args.boxes else args.box_source
                     for image_id, image, found in predictor.stream(chunk, boxes, batch_size=args.batch_size,
                                                                    image_ids=ids):
                         if tracker is not None:

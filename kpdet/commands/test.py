@@ -12,6 +12,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data", metavar="ANN.json", help="COCO keypoints file (default: the run's data.val)")
     parser.add_argument("--images", metavar="DIR", help="image folder (default: the JSON's folder)")
     parser.add_argument("--boxes", metavar="DET.json", help="detections for test-time boxes (top-down methods)")
+    parser.add_argument("--boxes-from", metavar="RUN", help="test-time boxes (with scores) predicted by another "
+                        "run whose predictions carry boxes, trained on the same keypoints (top-down methods)")
     parser.add_argument("--checkpoint", choices=("best", "last"), default="best")
     parser.add_argument("--set", metavar="KEY=VALUE", action="append", default=[], dest="overrides",
                         help="override an inference option of the run's config, e.g. "
@@ -22,10 +24,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from kpdet.engine.box_source import predict_boxes
     from kpdet.engine.evaluate import evaluate_predictions, load_boxes, predict_dataset
     from kpdet.engine.restore import load_trained
     from kpdet.engine.trainer import load_split, make_accelerator
-    from kpdet.errors import DataError
+    from kpdet.errors import ConfigError, DataError
     from kpdet.fileio import write_json
 
     trained = load_trained(args.run, checkpoint=args.checkpoint, overrides=args.overrides)
@@ -35,15 +38,25 @@ def run(args: argparse.Namespace) -> int:
     images = args.images if args.data else (args.images or cfg.data.val_images)
     coco = load_split(data, images, "--data")
     method.check_schemas(coco.schemas, coco.source)
-    boxes_path = args.boxes or (cfg.data.val_boxes if not args.data else None)
-    boxes = load_boxes(boxes_path) if boxes_path else None
+    if args.boxes and args.boxes_from:
+        raise ConfigError("--boxes and --boxes-from: give one of them")
+    acc = make_accelerator(cfg)
+    batch_size = args.batch_size or cfg.train.batch_size
+    if args.boxes_from:
+        boxes = predict_boxes(acc, args.boxes_from, coco, method.schemas, batch_size=batch_size,
+                              num_workers=cfg.train.num_workers)
+        if not boxes:
+            raise DataError(coco.source, f"--boxes-from {args.boxes_from}: the run found no box on these images")
+        print(f"{len(boxes)} boxes from {args.boxes_from}")
+    else:
+        boxes_path = args.boxes or (cfg.data.val_boxes if not args.data else None)
+        boxes = load_boxes(boxes_path) if boxes_path else None
     dataset = method.build_dataset(coco, train=False, boxes=boxes)
     if len(dataset) == 0:
         raise DataError(coco.source, "gives no items to evaluate")
 
-    acc = make_accelerator(cfg)
     method.to(acc.device)
-    preds, bad = predict_dataset(acc, method, dataset, batch_size=args.batch_size or cfg.train.batch_size,
+    preds, bad = predict_dataset(acc, method, dataset, batch_size=batch_size,
                                  num_workers=cfg.train.num_workers, desc="test")
     if not acc.is_main_process:
         return 0

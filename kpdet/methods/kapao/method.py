@@ -17,7 +17,7 @@ from kpdet.methods import register
 from kpdet.methods.base import Method
 from kpdet.methods.kapao.config import KapaoConfig
 from kpdet.methods.kapao.dataset import FILL, KapaoDataset, collate
-from kpdet.methods.kapao.decode import Detections, raw_candidates, select
+from kpdet.methods.kapao.decode import Detections, min_confidence, raw_candidates, select
 from kpdet.methods.kapao.layout import ClassLayout
 from kpdet.methods.kapao.loss import kapao_loss
 from kpdet.methods.kapao.model import KapaoNet
@@ -69,8 +69,8 @@ class Kapao(Method):
     @torch.no_grad()
     def decode(self, outputs: list[torch.Tensor], meta: list[dict[str, Any]], *,
                fusion: bool | None = None) -> list[Prediction]:
-        cand = raw_candidates(outputs, self.anchors, self.layout.num_classes)
-        return self._finish(cand, meta, fusion)
+        cand = self.candidates(outputs, fusion)
+        return self.to_predictions(self.detections(cand, fusion), meta)
 
     @torch.no_grad()
     def predict_batch(self, images: torch.Tensor, meta: list[dict[str, Any]], *,
@@ -79,65 +79,66 @@ class Kapao(Method):
         images are mapped back and concatenated before thresholds and NMS (KAPAO Sec. 4.1)."""
         if not self.cfg.inference.tta:
             return self.decode(self(images), meta, fusion=fusion)
-        parts = [self._scaled_candidates(images, s) for s in self.cfg.inference.tta_scales]
-        parts.append(self._flipped_candidates(images))
-        cand = {k: torch.cat([p[k] for p in parts], 1) for k in parts[0]}
-        return self._finish(cand, meta, fusion)
+        parts = [self._scaled_candidates(images, s, fusion) for s in self.cfg.inference.tta_scales]
+        parts.append(self._flipped_candidates(images, fusion))
+        cand = {k: torch.cat([p[k] for p in parts]) for k in parts[0]}
+        order = torch.argsort(cand["image"], stable=True)  # per image: scale by scale, then the flip
+        cand = {k: v[order] for k, v in cand.items()}
+        return self.to_predictions(self.detections(cand, fusion), meta)
+
+    def candidates(self, outputs: list[torch.Tensor], fusion: bool | None = None) -> dict[str, torch.Tensor]:
+        """The anchors that may pass the confidence thresholds, decoded (see decode.raw_candidates)."""
+        return raw_candidates(outputs, self.anchors, self.layout.num_classes,
+                              min_confidence(self.cfg.inference, fusion))
 
     def detections(self, cand: dict[str, torch.Tensor], fusion: bool | None = None) -> Detections:
         inf = self.cfg.inference
         return select(cand, self.layout.num_pose_classes, self.kp_owner, self.kp_index, inf,
                       inf.fusion_distance * self.cfg.input_size, fusion)
 
-    def _finish(self, cand: dict[str, torch.Tensor], meta: list[dict[str, Any]], fusion: bool | None):
-        dets = self.detections(cand, fusion)
-        return self.to_predictions(dets, meta)
-
-    def _scaled_candidates(self, images: torch.Tensor, scale: float) -> dict[str, torch.Tensor]:
+    def _scaled_candidates(self, images: torch.Tensor, scale: float, fusion: bool | None) -> dict[str, torch.Tensor]:
         if scale == 1.0:
-            return raw_candidates(self(images), self.anchors, self.layout.num_classes)
+            return self.candidates(self(images), fusion)
         h, w = images.shape[-2:]
         sh, sw = round(h * scale), round(w * scale)
         x = F.interpolate(images, size=(sh, sw), mode="bilinear", align_corners=False)
         ph, pw = -(-sh // 64) * 64 - sh, -(-sw // 64) * 64 - sw
         x = F.pad(x, (0, pw, 0, ph), value=FILL / 255)
-        cand = raw_candidates(self(x), self.anchors, self.layout.num_classes)
+        cand = self.candidates(self(x), fusion)
         rx, ry = sw / w, sh / h
         cand["box"] = cand["box"] / torch.tensor([rx, ry, rx, ry], device=x.device)
-        cand["box"][..., :2] += torch.tensor([0.5 / rx - 0.5, 0.5 / ry - 0.5], device=x.device)
+        cand["box"][:, :2] += torch.tensor([0.5 / rx - 0.5, 0.5 / ry - 0.5], device=x.device)
         cand["kps"] = (cand["kps"] + 0.5) / torch.tensor([rx, ry], device=x.device) - 0.5
         return cand
 
-    def _flipped_candidates(self, images: torch.Tensor) -> dict[str, torch.Tensor]:
+    def _flipped_candidates(self, images: torch.Tensor, fusion: bool | None) -> dict[str, torch.Tensor]:
         w = images.shape[-1]
-        cand = raw_candidates(self(images.flip(-1)), self.anchors, self.layout.num_classes)
-        cand["box"][..., 0] = w - 1 - cand["box"][..., 0]
-        cand["cls"] = cand["cls"][..., self.flip_class]
-        pose_cls = cand["cls"][..., : self.layout.num_pose_classes].argmax(-1)  # (B, N)
-        perm = self.flip_kp[pose_cls]  # (B, N, K) keypoint order of the mirrored pose
+        cand = self.candidates(self(images.flip(-1)), fusion)
+        cand["box"][:, 0] = w - 1 - cand["box"][:, 0]
+        cand["cls"] = cand["cls"][:, self.flip_class]
+        pose_cls = cand["cls"][:, : self.layout.num_pose_classes].argmax(-1)  # (M,)
+        perm = self.flip_kp[pose_cls]  # (M, K) keypoint order of the mirrored pose
         kps = cand["kps"].clone()
         kps[..., 0] = w - 1 - kps[..., 0]
-        cand["kps"] = torch.gather(kps, 2, perm[..., None].expand_as(kps))
+        cand["kps"] = torch.gather(kps, 1, perm[..., None].expand_as(kps))
         return cand
 
     def to_predictions(self, dets: Detections, meta: list[dict[str, Any]]) -> list[Prediction]:
-        """Map input-pixel detections to each image's original coordinates."""
+        """Map input-pixel detections to each image's original coordinates (float64, on the CPU)."""
         if len(dets.score) == 0:
             return []
-        m = torch.as_tensor(np.stack([np.asarray(x["input_to_image"], np.float64) for x in meta]),
-                            dtype=torch.float32, device=dets.box.device)[dets.image]  # (P, 2, 3)
-        lin, t = m[:, :, :2], m[:, :, 2]
-        corners = dets.box.view(-1, 2, 2)  # (P, 2, 2) top-left, bottom-right
-        box = torch.einsum("pij,pkj->pki", lin, corners) + t[:, None]
-        kxy = torch.einsum("pij,pkj->pki", lin, dets.keypoints[..., :2]) + t[:, None]
-        box = torch.cat([box[:, 0], box[:, 1] - box[:, 0]], 1).double().cpu().numpy()
-        kps = torch.cat([kxy, dets.keypoints[..., 2:]], -1).double().cpu().numpy()
-        img, cls = dets.image.cpu().numpy(), dets.pose_class.cpu().numpy()
-        score = dets.score.double().cpu().numpy()
+        image = dets.image.cpu().numpy()
+        to_image = np.stack([np.asarray(x["input_to_image"], np.float64) for x in meta])[image]  # (P, 2, 3)
+        kps = dets.keypoints.cpu().numpy().astype(np.float64)  # (P, K, 3)
+        pts = np.concatenate([dets.box.cpu().numpy().reshape(-1, 2, 2), kps[..., :2]], 1)  # (P, 2 + K, 2)
+        pts = pts @ to_image[:, :, :2].transpose(0, 2, 1) + to_image[:, None, :, 2]  # x' = A x + t
+        box = np.concatenate([pts[:, 0], pts[:, 1] - pts[:, 0]], 1)  # (P, 4) COCO xywh
+        kps[..., :2] = pts[:, 2:]
         ids = [int(x["image_id"]) for x in meta]
         lay = self.layout
-        return [Prediction(ids[img[i]], lay.category_ids[cls[i]], kps[i, : lay.num_keypoints[cls[i]]],
-                           float(score[i]), box[i]) for i in range(len(score))]
+        cls = dets.pose_class.tolist()
+        return [Prediction(ids[i], lay.category_ids[c], kps[n, : lay.num_keypoints[c]], s, box[n])
+                for n, (i, c, s) in enumerate(zip(image.tolist(), cls, dets.score.double().tolist()))]
 
     @classmethod
     def example_input(cls, cfg: KapaoConfig) -> torch.Tensor:

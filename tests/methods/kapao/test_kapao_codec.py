@@ -114,9 +114,10 @@ def test_loss_is_finite_and_zero_targets_only_train_objectness():
 
 
 def test_select_thresholds_drop_low_confidence_candidates():
-    cand = {"box": torch.tensor([[[50.0, 50, 20, 20], [51, 51, 20, 20], [150, 150, 20, 20]]]),
-            "obj": torch.tensor([[0.9, 0.8, 0.005]]), "cls": torch.tensor([[[1.0, 0], [1.0, 0], [1.0, 0]]]),
-            "kps": torch.zeros(1, 3, 1, 2)}
+    cand = {"image": torch.zeros(3, dtype=torch.long),
+            "box": torch.tensor([[50.0, 50, 20, 20], [51, 51, 20, 20], [150, 150, 20, 20]]),
+            "obj": torch.tensor([0.9, 0.8, 0.005]), "cls": torch.tensor([[1.0, 0], [1.0, 0], [1.0, 0]]),
+            "kps": torch.zeros(3, 1, 2)}
     dets = select(cand, 1, torch.tensor([0, 0]), torch.tensor([-1, 0]), InferenceConfig(), 10.0, fusion=False)
     assert dets.score.tolist() == pytest.approx([0.9])  # NMS removes the overlapping 0.8, τcp the 0.005
 
@@ -125,8 +126,8 @@ def test_raw_candidates_place_a_centred_prediction_at_the_cell_centre():
     grids = [torch.zeros(1, 1, 64 // s, 64 // s, 5 + 1 + 2) for s in STRIDES]
     cand = raw_candidates(grids, torch.full((4, 1, 2), 8.0), 1)
     # σ(0) = 0.5 → offset 0.5 cell: cell (0, 0) of stride 8 is centred at pixel 3.5 (pixel-centre frame)
-    assert cand["box"][0, 0].tolist() == pytest.approx([3.5, 3.5, 8.0, 8.0])
-    assert cand["kps"][0, 0, 0].tolist() == pytest.approx([-0.5, -0.5])
+    assert cand["box"][0].tolist() == pytest.approx([3.5, 3.5, 8.0, 8.0])
+    assert cand["kps"][0, 0].tolist() == pytest.approx([-0.5, -0.5])
 
 
 def test_tta_predictions_are_in_image_coordinates_with_schema_keypoints():
