@@ -29,7 +29,7 @@ TOPDOWN = ["method.name=topdown", "method.backbone=resnet18", "method.input_size
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
     """A 3-image COCO set and two runs trained for one step on it: (data, kapao run, top-down run)."""
-    from conftest import write_tiny_coco
+    from _tiny_coco import write_tiny_coco
 
     root = tmp_path_factory.mktemp("boxes_from")
     data = write_tiny_coco(root / "data", n_images=3, schema=DOTS, size=(64, 56), name="ann.json")
