@@ -17,7 +17,7 @@ instances (OKS-NMS, CCM's Soft-NMS fusion) is :mod:`kpdet.codecs.pose_nms`.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Protocol
+from typing import Callable
 
 import numpy as np
 import torch
@@ -54,57 +54,66 @@ def gaussian_heatmaps(keypoints: np.ndarray, map_size: tuple[int, int], stride: 
 
 
 # -- decode steps ------------------------------------------------------------------------
-class Refine(Protocol):
-    """A sub-pixel refinement: the peak's 3×3 window → (B, K, 2) offsets dx, dy in cells."""
+class Refine:
+    """A sub-pixel refinement, read from the 3×3 window around each integer peak only.
 
-    def __call__(self, window: PeakWindow) -> torch.Tensor: ...
+    ``offsets(window)`` → (B, K, 2) offsets dx, dy in cells (what :class:`HeatmapDecoder` calls, on the
+    windows its peak search gathered); ``refine(heatmaps, cells)`` → refined cells (B, K, 2) from
+    full heatmaps (B, K, H, W) and integer cells.
+    """
+
+    def offsets(self, window: PeakWindow) -> torch.Tensor:
+        raise NotImplementedError
+
+    def __call__(self, heatmaps: torch.Tensor, cells: torch.Tensor) -> torch.Tensor:
+        return cells + self.offsets(PeakWindow.at(heatmaps, cells))
 
 
-class NoRefine:
+class NoRefine(Refine):
     """Integer argmax only."""
 
-    def __call__(self, window: PeakWindow) -> torch.Tensor:
+    def offsets(self, window: PeakWindow) -> torch.Tensor:
         return window.z.new_zeros(*window.z.shape[:-2], 2)
 
 
 @dataclass(frozen=True)
-class QuarterShift:
+class QuarterShift(Refine):
     """Argmax + ``step`` cells towards the higher neighbour (SimpleBaseline's 0.25-px shift)."""
 
     step: float = 0.25
 
-    def __call__(self, window: PeakWindow) -> torch.Tensor:
+    def offsets(self, window: PeakWindow) -> torch.Tensor:
         return quarter_step(window, self.step)
 
 
-class LogQuadratic:
+class LogQuadratic(Refine):
     """Argmax + vertex of the per-axis parabola through the log heatmap (exact on Gaussians)."""
 
-    def __call__(self, window: PeakWindow) -> torch.Tensor:
+    def offsets(self, window: PeakWindow) -> torch.Tensor:
         return log_quadratic_step(window)
 
 
-class Parabola:
+class Parabola(Refine):
     """Argmax + vertex of the per-axis parabola through the raw values (CCM Eq. 13)."""
 
-    def __call__(self, window: PeakWindow) -> torch.Tensor:
+    def offsets(self, window: PeakWindow) -> torch.Tensor:
         return parabola_step(window)
 
 
 @dataclass(frozen=True)
-class Paraboloid:
+class Paraboloid(Refine):
     """Argmax + maximum of the paraboloid fitted to the 3×3 neighbourhood (CCM Eq. 14–22)."""
 
     log: bool = False
 
-    def __call__(self, window: PeakWindow) -> torch.Tensor:
+    def offsets(self, window: PeakWindow) -> torch.Tensor:
         return paraboloid_step(window, log=self.log)
 
 
-class Dark:
+class Dark(Refine):
     """Argmax + DARK's Newton step on the log heatmap (full Hessian). DARK proper = GaussianFilter + Dark."""
 
-    def __call__(self, window: PeakWindow) -> torch.Tensor:
+    def offsets(self, window: PeakWindow) -> torch.Tensor:
         return dark_step(window)
 
 
@@ -195,7 +204,7 @@ class HeatmapDecoder:
                 raise ValueError("mirrored heatmaps given to a HeatmapDecoder without a flip test")
             flip = FlipPair(mirrored.float(), flip_index, self.flip.shift_px)
         peaks = find_peaks(heatmaps.float(), None if self.blur is None else self.blur.kernel, flip=flip)
-        cells = peaks.cells + self.refine(peaks.window)  # (B, K, 2) map cells
+        cells = peaks.cells + self.refine.offsets(peaks.window)  # (B, K, 2) map cells
         points = map_to_image(cells, self.stride)  # (B, K, 2) crop-input pixels
         if crop_to_image is not None:
             points = apply_affine(points, crop_to_image.to(points))
