@@ -42,7 +42,7 @@ import torch.nn.functional as F
 
 from kpdet.codecs.heatmap import Dark, FlipTest, GaussianFilter, HeatmapDecoder, Parabola
 from kpdet.codecs.pose_nms import PoseNMS
-from kpdet.ops.blur import blur_matrix
+from kpdet.ops.blur import banded_product, blur_matrix
 from kpdet.ops.flip import flip_maps
 from kpdet.schema import COCO17
 
@@ -167,14 +167,19 @@ def run_mmpose(python: str, plain: torch.Tensor, mirrored_raw: torch.Tensor, fli
 
 
 def blur_variants(n: int, repeat: int) -> None:
-    """CPU ms per instance of one 11-tap separable filter of n × 17 maps of 64 × 48, one chunk of
-    the size the decoder uses: the implementations the decoder could use."""
+    """CPU ms per instance of one 11-tap separable filter (borders replicated) of n × 17 maps of 64 × 48,
+    about one chunk of the peak search: kpdet's and the alternatives it was chosen over."""
     x = torch.rand(n * 17, 64, 48)
     gx, gy = blur_matrix(48, 11, 2.0), blur_matrix(64, 11, 2.0)
     g = torch.exp(-torch.arange(-5.0, 6.0) ** 2 / 8)
     g = g / g.sum()
 
-    def dense():  # kpdet: two products, the result kept transposed
+    def banded():  # kpdet (kpdet.ops.peak_search): two banded products, the result stored (W, N, H)
+        along_x = banded_product(gx, x.reshape(-1, 48).T, 5, x.new_empty(48, len(x) * 64))
+        out = x.new_empty(48 * len(x), 64)
+        return banded_product(gy, along_x.view(-1, 64).T, 5, out.T)
+
+    def dense():
         return (torch.matmul(gx, x.transpose(1, 2)).reshape(-1, 64) @ gy.T).reshape(-1, 48, 64)
 
     def depthwise():
@@ -191,7 +196,7 @@ def blur_variants(n: int, repeat: int) -> None:
         rows = sum(float(g[t]) * p[:, :, t:t + 48] for t in range(11))
         return sum(float(g[t]) * rows[:, t:t + 64] for t in range(11))
 
-    for name, fn in [("dense products (kpdet)", dense), ("1-channel conv2d", depthwise),
+    for name, fn in [("banded products (kpdet)", banded), ("dense products", dense), ("1-channel conv2d", depthwise),
                      ("depthwise conv2d, groups=17", depthwise_grouped), ("11 shifted sums per axis", shifted_sums)]:
         cpu, _ = timed(fn, repeat, 4)
         print(f"  blur {name:30s} {1e3 * cpu / n:.4f} ms/instance (CPU)")
