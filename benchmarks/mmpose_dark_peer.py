@@ -12,6 +12,16 @@ nothing from kpdet. Reads the heatmaps (N, K, H, W) of the crops and of their mi
 
 Prints one JSON object: CPU and wall seconds (best of --repeat) per size and mode, and writes the
 keypoints (N, K, 2) in heatmap cells that ``dark`` decodes to --out-keypoints.
+
+The environment (~5 minutes; mmcv-lite is mmcv without compiled ops, enough for the codecs, and
+mmpose 1.3.2 wants mmcv < 2.2; chumpy and mmdet, which mmpose lists or imports elsewhere, are not
+needed here)::
+
+    python3.11 -m venv /work/benchenv-ccmspeed && cd /work/benchenv-ccmspeed
+    bin/pip install torch==2.14.1 torchvision==0.29.1
+    bin/pip install mmengine==0.10.7 numpy opencv-python-headless scipy matplotlib pillow json_tricks munkres six
+    bin/pip install mmcv-lite==2.1.0 && bin/pip install --no-deps mmpose==1.3.2
+    bin/pip install cython && bin/pip install --no-binary xtcocotools --no-build-isolation xtcocotools==1.14.3
 """
 
 from __future__ import annotations
