@@ -74,7 +74,8 @@ def test_predict_with_the_flip_in_the_decoder_equals_decoding_the_averaged_maps(
     def model_fn(x):  # the mirrored crops are the flipped images
         return outputs["plain"] if x is images else outputs["mirrored"]
 
-    dec = HeatmapDecoder(4, build_refine(refine), FlipTest.subpixel_shift(1.25, 4), GaussianFilter(11) if blur else None)
+    dec = HeatmapDecoder(4, build_refine(refine), FlipTest.subpixel_shift(1.25, 4),
+                         GaussianFilter(11) if blur else None)
     stored = dec.decode(dec.heatmaps(model_fn, images, flip_index))
     fused = dec.predict(model_fn, images, flip_index)
     for a, b in zip(stored, fused):

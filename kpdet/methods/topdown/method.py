@@ -136,7 +136,8 @@ class TopDown(Method):
             mirrored, flip_index = mirrored[rows, self.flip_index[index]], None  # (B, K_max, Hm, Wm) swapped
         crop_to_image = torch.as_tensor(np.stack([m["crop_to_image"] for m in meta]), dtype=torch.float32,
                                         device=heatmaps.device)  # (B, 2, 3)
-        points, maxvals = self.decoder.decode(per_item, crop_to_image, mirrored, flip_index)  # (B, K_max, 2), (B, K_max)
+        # points (B, K_max, 2), maxvals (B, K_max)
+        points, maxvals = self.decoder.decode(per_item, crop_to_image, mirrored, flip_index)
         ks = torch.as_tensor([self.blocks.sizes[c] for c in cats], device=heatmaps.device)
         valid = torch.arange(index.shape[1], device=heatmaps.device)[None] < ks[:, None]  # (B, K_max)
         confident = (maxvals > self.cfg.decoder.score_threshold) & valid
