@@ -17,17 +17,17 @@ instances (OKS-NMS, CCM's Soft-NMS fusion) is :mod:`kpdet.codecs.pose_nms`.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Protocol
+from typing import Callable
 
 import numpy as np
 import torch
 
 from kpdet.ops.affine import apply_affine
 from kpdet.ops.blur import gaussian_blur
-from kpdet.ops.flip import flip_maps, shift_x
-from kpdet.ops.peaks import argmax_2d
-from kpdet.ops.subpixel import (dark_offset, log_quadratic_offset, parabola_offset, paraboloid_offset,
-                                quarter_offset)
+from kpdet.ops.flip import flip_average
+from kpdet.ops.peak_search import FlipPair, find_peaks
+from kpdet.ops.peaks import PeakWindow
+from kpdet.ops.subpixel import dark_step, log_quadratic_step, parabola_step, paraboloid_step, quarter_step
 from kpdet.structures import image_to_map, map_to_image
 
 
@@ -54,56 +54,67 @@ def gaussian_heatmaps(keypoints: np.ndarray, map_size: tuple[int, int], stride: 
 
 
 # -- decode steps ------------------------------------------------------------------------
-class Refine(Protocol):
-    def __call__(self, heatmaps: torch.Tensor, cells: torch.Tensor) -> torch.Tensor: ...
+class Refine:
+    """A sub-pixel refinement, read from the 3×3 window around each integer peak only.
 
+    ``offsets(window)`` → (B, K, 2) offsets dx, dy in cells (what :class:`HeatmapDecoder` calls, on the
+    windows its peak search gathered); ``refine(heatmaps, cells)`` → refined cells (B, K, 2) from
+    full heatmaps (B, K, H, W) and integer cells.
+    """
 
-class NoRefine:
-    """Integer argmax only."""
+    def offsets(self, window: PeakWindow) -> torch.Tensor:
+        raise NotImplementedError
 
     def __call__(self, heatmaps: torch.Tensor, cells: torch.Tensor) -> torch.Tensor:
-        return cells
+        return cells + self.offsets(PeakWindow.at(heatmaps, cells))
+
+
+class NoRefine(Refine):
+    """Integer argmax only."""
+
+    def offsets(self, window: PeakWindow) -> torch.Tensor:
+        return window.z.new_zeros(*window.z.shape[:-2], 2)
 
 
 @dataclass(frozen=True)
-class QuarterShift:
+class QuarterShift(Refine):
     """Argmax + ``step`` cells towards the higher neighbour (SimpleBaseline's 0.25-px shift)."""
 
     step: float = 0.25
 
-    def __call__(self, heatmaps: torch.Tensor, cells: torch.Tensor) -> torch.Tensor:
-        return cells + quarter_offset(heatmaps, cells, self.step)
+    def offsets(self, window: PeakWindow) -> torch.Tensor:
+        return quarter_step(window, self.step)
 
 
-class LogQuadratic:
+class LogQuadratic(Refine):
     """Argmax + vertex of the per-axis parabola through the log heatmap (exact on Gaussians)."""
 
-    def __call__(self, heatmaps: torch.Tensor, cells: torch.Tensor) -> torch.Tensor:
-        return cells + log_quadratic_offset(heatmaps, cells)
+    def offsets(self, window: PeakWindow) -> torch.Tensor:
+        return log_quadratic_step(window)
 
 
-class Parabola:
+class Parabola(Refine):
     """Argmax + vertex of the per-axis parabola through the raw values (CCM Eq. 13)."""
 
-    def __call__(self, heatmaps: torch.Tensor, cells: torch.Tensor) -> torch.Tensor:
-        return cells + parabola_offset(heatmaps, cells)
+    def offsets(self, window: PeakWindow) -> torch.Tensor:
+        return parabola_step(window)
 
 
 @dataclass(frozen=True)
-class Paraboloid:
+class Paraboloid(Refine):
     """Argmax + maximum of the paraboloid fitted to the 3×3 neighbourhood (CCM Eq. 14–22)."""
 
     log: bool = False
 
-    def __call__(self, heatmaps: torch.Tensor, cells: torch.Tensor) -> torch.Tensor:
-        return cells + paraboloid_offset(heatmaps, cells, log=self.log)
+    def offsets(self, window: PeakWindow) -> torch.Tensor:
+        return paraboloid_step(window, log=self.log)
 
 
-class Dark:
+class Dark(Refine):
     """Argmax + DARK's Newton step on the log heatmap (full Hessian). DARK proper = GaussianFilter + Dark."""
 
-    def __call__(self, heatmaps: torch.Tensor, cells: torch.Tensor) -> torch.Tensor:
-        return cells + dark_offset(heatmaps, cells)
+    def offsets(self, window: PeakWindow) -> torch.Tensor:
+        return dark_step(window)
 
 
 @dataclass(frozen=True)
@@ -148,8 +159,7 @@ class FlipTest:
     def __call__(self, model_fn: Callable[[torch.Tensor], torch.Tensor], images: torch.Tensor,
                  flip_index: torch.Tensor) -> torch.Tensor:
         plain = model_fn(images)  # (B, C, Hm, Wm)
-        mirrored = flip_maps(model_fn(images.flip(-1)), flip_index)
-        return 0.5 * (plain + shift_x(mirrored, self.shift_px))
+        return flip_average(plain, model_fn(images.flip(-1)), flip_index, self.shift_px)
 
 
 @dataclass
@@ -168,19 +178,37 @@ class HeatmapDecoder:
             return model_fn(images)
         return self.flip(model_fn, images, flip_index)
 
-    def decode(self, heatmaps: torch.Tensor, crop_to_image: torch.Tensor | None = None
+    def predict(self, model_fn: Callable[[torch.Tensor], torch.Tensor], images: torch.Tensor,
+                flip_index: torch.Tensor, crop_to_image: torch.Tensor | None = None
+                ) -> tuple[torch.Tensor, torch.Tensor]:
+        """:meth:`heatmaps` then :meth:`decode`, with the flip test's average left to the decoding."""
+        plain = model_fn(images)  # (B, C, Hm, Wm)
+        if self.flip is None:
+            return self.decode(plain, crop_to_image)
+        return self.decode(plain, crop_to_image, mirrored=model_fn(images.flip(-1)), flip_index=flip_index)
+
+    def decode(self, heatmaps: torch.Tensor, crop_to_image: torch.Tensor | None = None,
+               mirrored: torch.Tensor | None = None, flip_index: torch.Tensor | None = None
                ) -> tuple[torch.Tensor, torch.Tensor]:
         """heatmaps (B, K, Hm, Wm), crop_to_image (B, 2, 3) or None
-        → points (B, K, 2) x, y in image (or crop-input) pixels, maxvals (B, K)."""
-        heatmaps = heatmaps.float()
-        if self.blur is not None:  # linear: filtering the flip-averaged maps = averaging filtered maps
-            heatmaps = self.blur(heatmaps)
-        cells, maxvals = argmax_2d(heatmaps)
-        cells = self.refine(heatmaps, cells)  # (B, K, 2) map cells
+        → points (B, K, 2) x, y in image (or crop-input) pixels, maxvals (B, K).
+
+        ``mirrored`` (B, K, Hm, Wm): the model's maps of the mirrored crops. Given, the flip test
+        (``self.flip``'s shift, channels swapped by ``flip_index``) runs inside the peak search, a
+        chunk at a time, and gives what decoding :meth:`heatmaps`' average gives without storing it.
+        The Gaussian filter, when configured, also runs there; linear, it commutes with the average.
+        """
+        flip = None
+        if mirrored is not None:
+            if self.flip is None:
+                raise ValueError("mirrored heatmaps given to a HeatmapDecoder without a flip test")
+            flip = FlipPair(mirrored.float(), flip_index, self.flip.shift_px)
+        peaks = find_peaks(heatmaps.float(), None if self.blur is None else self.blur.kernel, flip=flip)
+        cells = peaks.cells + self.refine.offsets(peaks.window)  # (B, K, 2) map cells
         points = map_to_image(cells, self.stride)  # (B, K, 2) crop-input pixels
         if crop_to_image is not None:
             points = apply_affine(points, crop_to_image.to(points))
-        return points, maxvals
+        return points, peaks.maxvals
 
 
 def build_refine(name: str) -> Refine:

@@ -29,6 +29,8 @@ class PoseNMS:
         if self.mode == "none" or n == 0:
             return torch.ones(n, dtype=torch.bool, device=scores.device), points
         index = group_index(groups)  # (G, M)
+        if index.shape[1] == 1:  # one pose per group: nothing to suppress or fuse
+            return torch.ones(n, dtype=torch.bool, device=scores.device), points
         valid = index >= 0
         safe = index.clamp_min(0)
         p = points[safe]  # (G, M, K, 2)

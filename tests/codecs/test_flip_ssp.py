@@ -61,3 +61,27 @@ def test_build_refine_names():
         build_refine(name)
     with pytest.raises(ValueError):
         build_refine("bogus")
+
+
+@pytest.mark.parametrize("refine", ["none", "quarter", "log_quadratic", "parabola", "paraboloid", "dark"])
+@pytest.mark.parametrize("blur", [False, True])
+def test_predict_with_the_flip_in_the_decoder_equals_decoding_the_averaged_maps(refine, blur):
+    torch.manual_seed(0)
+    outputs = {"plain": torch.rand(5, 4, 16, 12), "mirrored": torch.rand(5, 4, 16, 12)}
+    images = torch.zeros(5, 3, 1, 1)
+    flip_index = torch.tensor([1, 0, 2, 3])
+
+    def model_fn(x):  # the mirrored crops are the flipped images
+        return outputs["plain"] if x is images else outputs["mirrored"]
+
+    dec = HeatmapDecoder(4, build_refine(refine), FlipTest.subpixel_shift(1.25, 4),
+                         GaussianFilter(11) if blur else None)
+    stored = dec.decode(dec.heatmaps(model_fn, images, flip_index))
+    fused = dec.predict(model_fn, images, flip_index)
+    for a, b in zip(stored, fused):
+        assert torch.allclose(a, b, atol=1e-5)
+
+
+def test_mirrored_maps_need_a_flip_test():
+    with pytest.raises(ValueError, match="flip test"):
+        HeatmapDecoder(4, Parabola()).decode(torch.rand(1, 2, 8, 8), mirrored=torch.rand(1, 2, 8, 8))

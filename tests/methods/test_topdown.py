@@ -128,3 +128,19 @@ def test_presets_build(preset):
     x = method.example_input(method.cfg)
     if preset.stem == "tiny":
         assert method(x)["heatmaps"].shape[1] == 17
+
+
+@pytest.mark.parametrize("schemas", [{1: COCO17}, {1: COCO17, 2: SQUARE}])
+def test_predict_batch_flip_in_the_decoder_equals_the_stored_average(schemas, figures):
+    torch.manual_seed(0)
+    decoder = {"refine": "parabola", "flip_test": True, "flip_ssp_r": 1.25, "gaussian_filter": True}
+    m = _method(schemas, decoder=decoder).eval()
+    ds = m.build_dataset(figures, train=False)
+    images, _, meta = m.collate([ds[i] for i in range(min(6, len(ds)))])
+    with torch.no_grad():
+        stored = m.decode({"heatmaps": m.decoder.heatmaps(lambda x: m(x)["heatmaps"], images, m.flip_index)}, meta)
+    fused = m.predict_batch(images, meta)
+    assert {p.category_id for p in fused} == set(schemas)
+    for a, b in zip(stored, fused):
+        np.testing.assert_allclose(a.keypoints, b.keypoints, atol=1e-4)
+        assert a.score == pytest.approx(b.score, abs=1e-6)

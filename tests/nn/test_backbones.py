@@ -33,3 +33,19 @@ def test_backbone_loads_local_weights(tmp_path):
 def test_deconv_head_doubles_per_layer(kernel):
     head = DeconvHead(8, [4, 4, 4], kernel)
     assert head(torch.zeros(1, 8, 3, 5)).shape == (1, 4, 24, 40)
+
+
+def test_torchvision_backbone_levels_and_weight_names(tmp_path):
+    import torchvision
+
+    b = Backbone("torchvision/shufflenet_v2_x1_0", out_indices=(-2, -1))
+    assert b.num_levels == 5 and b.channels == [232, 1024] and b.reductions == [16, 32]
+    feats = b(torch.rand(1, 3, 64, 32))
+    assert [tuple(f.shape) for f in feats] == [(1, 232, 4, 2), (1, 1024, 2, 1)]
+    state = {k: v for k, v in torchvision.models.shufflenet_v2_x1_0().state_dict().items() if not k.startswith("fc.")}
+    assert set(b.body.state_dict()) == set(state)  # torchvision's names: its checkpoints load as they are
+    torch.save(state, tmp_path / "w.pth")
+    b.load_weights(tmp_path / "w.pth")
+    assert torch.equal(b.body.conv5[0].weight, state["conv5.0.weight"])
+    with pytest.raises(ConfigError, match="torchvision backbone"):
+        Backbone("torchvision/no_such_net")

@@ -1,3 +1,5 @@
+import math
+
 import torch
 
 from kpdet.ops.flip import flip_maps, shift_x
@@ -16,3 +18,13 @@ def test_shift_x_integer_and_fractional():
     assert shift_x(h, 1.0).flatten().tolist() == [0, 0, 1, 2, 3]
     assert torch.allclose(shift_x(h, 0.5).flatten(), torch.tensor([0, 0.5, 1.5, 2.5, 3.5]))
     assert torch.equal(shift_x(h, 0.0), h)
+
+
+def test_shift_x_matches_clamped_interpolation_for_any_shift():
+    h = torch.rand(2, 3, 4, 7)
+    j = torch.arange(7)
+    for shift in [0.05, 0.5, 1.3, -0.4, -1.7, 2.25, 6.5, -6.5, 9.1, -8.2, 3.0, -2.0]:
+        n = math.floor(shift)
+        frac = shift - n
+        expect = (1 - frac) * h[..., (j - n).clamp(0, 6)] + frac * h[..., (j - n - 1).clamp(0, 6)]
+        assert torch.allclose(shift_x(h, shift), expect, atol=1e-6), shift

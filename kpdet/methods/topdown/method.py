@@ -117,16 +117,27 @@ class TopDown(Method):
 
     @torch.no_grad()
     def decode(self, outputs: dict[str, torch.Tensor], meta: list[dict[str, Any]]) -> list[Prediction]:
-        heatmaps = outputs["heatmaps"]  # (B, C, Hm, Wm)
+        return self._decode(outputs["heatmaps"], meta)
+
+    def _decode(self, heatmaps: torch.Tensor, meta: list[dict[str, Any]], mirrored: torch.Tensor | None = None
+                ) -> list[Prediction]:
+        """heatmaps (B, C, Hm, Wm); mirrored (B, C, Hm, Wm): the maps of the mirrored crops when the
+        flip test is left to the decoder (channels swapped here, with the per-category gather)."""
         if not meta:
             return []
         cats = [int(m["category_id"]) for m in meta]
         index = torch.as_tensor(self.blocks.gather_index(cats), device=heatmaps.device)  # (B, K_max)
         rows = torch.arange(len(meta), device=heatmaps.device)[:, None]
-        per_item = heatmaps[rows, index]  # (B, K_max, Hm, Wm)
+        identity = index.shape[1] == heatmaps.shape[1] and bool(
+            (index == torch.arange(index.shape[1], device=index.device)).all())
+        per_item = heatmaps if identity else heatmaps[rows, index]  # (B, K_max, Hm, Wm); one category: no copy
+        flip_index = self.flip_index
+        if mirrored is not None and not identity:
+            mirrored, flip_index = mirrored[rows, self.flip_index[index]], None  # (B, K_max, Hm, Wm) swapped
         crop_to_image = torch.as_tensor(np.stack([m["crop_to_image"] for m in meta]), dtype=torch.float32,
                                         device=heatmaps.device)  # (B, 2, 3)
-        points, maxvals = self.decoder.decode(per_item, crop_to_image)  # (B, K_max, 2), (B, K_max)
+        # points (B, K_max, 2), maxvals (B, K_max)
+        points, maxvals = self.decoder.decode(per_item, crop_to_image, mirrored, flip_index)
         ks = torch.as_tensor([self.blocks.sizes[c] for c in cats], device=heatmaps.device)
         valid = torch.arange(index.shape[1], device=heatmaps.device)[None] < ks[:, None]  # (B, K_max)
         confident = (maxvals > self.cfg.decoder.score_threshold) & valid
@@ -140,9 +151,12 @@ class TopDown(Method):
 
     @torch.no_grad()
     def predict_batch(self, images: torch.Tensor, meta: list[dict[str, Any]]) -> list[Prediction]:
-        """Forward (+ flip test when configured) and decode."""
-        heatmaps = self.decoder.heatmaps(lambda x: self(x)["heatmaps"], images, self.flip_index)
-        return self.decode({"heatmaps": heatmaps}, meta)
+        """Forward (+ flip test when configured: a second forward on the mirrored crops, averaged
+        inside the decoder's peak search) and decode."""
+        heatmaps = self(images)["heatmaps"]
+        if self.decoder.flip is None:
+            return self._decode(heatmaps, meta)
+        return self._decode(heatmaps, meta, mirrored=self(images.flip(-1))["heatmaps"])
 
     def postprocess(self, predictions: list[Prediction]) -> list[Prediction]:
         """Pose NMS per (image, category) over all predictions (``decoder.nms``; CCM Eq. 23–24)."""

@@ -66,7 +66,8 @@ def test_stride_mismatch_is_a_config_error():
 
 # Table 10 (#Params at the preset's input size; 17 keypoints)
 TABLE10 = {"ccm_res50_256x192": 40.7, "ccm_resnext50_256x192": 40.1, "ccm_res152_384x288": 63.5,
-           "ccm_hrnet_w32_256x192": 28.6, "ccm_hrnet_w48_384x288": 63.7, "ccm_mobilenetv2_256x192": 10.1}
+           "ccm_hrnet_w32_256x192": 28.6, "ccm_hrnet_w48_384x288": 63.7, "ccm_mobilenetv2_256x192": 10.1,
+           "ccm_shufflenetv2_256x192": 9.72}
 
 
 @pytest.mark.parametrize("preset", sorted(TABLE10))
