@@ -21,7 +21,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="override a config value, e.g. --set train.max_minutes=2 (repeatable)")
     parser.add_argument("--train-images", type=int, default=600, help="synthetic training images (default 600)")
     parser.add_argument("--val-images", type=int, default=60, help="held-out synthetic images (default 60)")
-    parser.add_argument("--size", type=int, default=192, help="synthetic image side in pixels (default 192)")
+    parser.add_argument("--size", type=int, default=256,
+                        help="synthetic image side in pixels (default 256, as `kpdet synth`)")
     parser.add_argument("--force", action="store_true", help="replace a demo run already in --out")
 
 

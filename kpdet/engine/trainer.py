@@ -233,29 +233,30 @@ def train(cfg: Config, run_dir: str | Path, *, resume: bool = False, force: bool
                 raise TrainingStopped(f"no readable item in a whole batch at step {state.step}; "
                                       + _bad_summary(bad))
             images, targets, _ = batch
+            if budget_s is not None:  # checked before the forward pass, which would move BN statistics
+                clock = acc.reduce(torch.tensor([time.monotonic() - t0], device=acc.device), "sum")
+                elapsed = float(clock[0]) / acc.num_processes  # same value on every process
+                if elapsed > budget_s and batch_idx % ga == 0:
+                    stopped = "time budget"
+                    break
             with acc.accumulate(model):
                 outputs = model(images)
                 terms = unwrapped.loss(outputs, targets)
                 loss = sum(terms.values())
-                elapsed = time.monotonic() - t0
-                time_up = budget_s is not None and elapsed > budget_s
-                flags = acc.reduce(torch.tensor([float(not torch.isfinite(loss).item()), float(time_up),
-                                                 float(len(bad)), elapsed], device=acc.device), "sum")
+                flags = acc.reduce(torch.tensor([float(not torch.isfinite(loss).item()), float(len(bad))],
+                                                device=acc.device), "sum")
                 if flags[0] > 0:
                     raise TrainingStopped(_nonfinite_message(state, epoch, terms, run_dir))
-                if flags[2] > bad_limit:
+                if flags[1] > bad_limit:
                     raise TrainingStopped(f"more than train.max_bad_fraction={cfg.train.max_bad_fraction} of "
                                           f"the {len(safe_ds)} training items are unreadable; " + _bad_summary(bad))
-                if flags[1] > 0 and batch_idx % ga == 0:
-                    stopped = "time budget"
-                    break
                 acc.backward(loss)
                 if acc.sync_gradients and cfg.train.clip_grad is not None:
                     acc.clip_grad_norm_(model.parameters(), cfg.train.clip_grad)
                 optimizer.step()
-                if horizon is not None and acc.sync_gradients:  # same estimate on every process
+                if horizon is not None and acc.sync_gradients:
                     n = acc.num_processes
-                    horizon.update(state.step * n, (state.step - session_start_step) * n, float(flags[3]) / n)
+                    horizon.update(state.step * n, (state.step - session_start_step) * n, elapsed)
                 scheduler.step()
                 optimizer.zero_grad(set_to_none=True)
             batch_idx += 1
