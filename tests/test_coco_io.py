@@ -1,3 +1,4 @@
+import copy
 import json
 
 import numpy as np
@@ -59,6 +60,28 @@ def test_missing_area_from_box_with_warning():
     with pytest.warns(UserWarning, match="no 'area'"):
         ds = parse_coco(d, "x.json")
     assert ds.annotations[0]["area"] == 100.0
+
+
+def test_parse_leaves_its_input_unchanged_and_copies_only_filled_records():
+    d = _minimal()
+    d["annotations"] += [
+        {"id": 2, "image_id": 1, "category_id": 1, "keypoints": [1, 1, 2, 5, 7, 2]},  # no bbox/area/iscrowd/…
+        {"id": 3, "image_id": 1, "category_id": 1, "iscrowd": 1, "bbox": [0, 0, 4, 4], "area": 16.0},  # crowd
+        {"id": 4, "image_id": 1, "category_id": 2, "bbox": [0, 0, 1, 1], "area": 1.0, "iscrowd": 0,
+         "num_keypoints": 1, "keypoints": [1, 1, 2]}]
+    d["categories"].append({"id": 2, "name": "nameless", "skeleton": [[0, 0]]})  # no names, 0-based skeleton
+    before = copy.deepcopy(d)
+    with pytest.warns(UserWarning):
+        ds = parse_coco(d, "x.json")
+    assert d == before
+    by_id = {a["id"]: a for a in ds.annotations}
+    assert by_id[2]["bbox"] == [1.0, 1.0, 4.0, 6.0] and by_id[2]["area"] == 24.0
+    assert by_id[2]["iscrowd"] == 0 and by_id[2]["num_keypoints"] == 2
+    assert by_id[3]["keypoints"] == [0, 0, 0, 0, 0, 0] and by_id[3]["num_keypoints"] == 0
+    assert ds.categories[1]["keypoints"] == ["kp1"] and ds.categories[1]["skeleton"] == [[1, 1]]
+    assert by_id[4] is d["annotations"][3]  # complete records are shared, not copied
+    ds.images.append({"id": 9, "file_name": "b.png"})
+    assert d == before
 
 
 @pytest.mark.parametrize("override, field", [

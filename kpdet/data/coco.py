@@ -156,7 +156,11 @@ def _unique_ids(src: str, kind: str, records: list[dict[str, Any]]) -> None:
 
 
 def parse_coco(obj: Any, source: str = "<memory>") -> CocoDataset:
-    """Validate a loaded COCO dict; fill ``area``, ``iscrowd``, ``num_keypoints`` where missing."""
+    """Validate a loaded COCO dict; fill ``area``, ``iscrowd``, ``num_keypoints`` where missing.
+
+    ``obj`` is left as it was: a record that gets a field filled in (every category: its
+    normalised ``skeleton``) is a shallow copy in the dataset, the others are shared with ``obj``.
+    """
     src = source
     if not isinstance(obj, dict):
         raise DataError(src, f"expected a JSON object with images/annotations/categories, got {type(obj).__name__}")
@@ -169,7 +173,10 @@ def parse_coco(obj: Any, source: str = "<memory>") -> CocoDataset:
     _unique_ids(src, "category", cats)
 
     num_kp: dict[int, int] = {}
+    categories = []
     for c in cats:
+        c = dict(c)
+        categories.append(c)
         rec = f"category id {c['id']}"
         names = c.get("keypoints")
         if names is None or names == []:
@@ -205,6 +212,7 @@ def parse_coco(obj: Any, source: str = "<memory>") -> CocoDataset:
 
     image_ids = {img["id"] for img in images}
     missing_area = 0
+    annotations = []
     for a in anns:
         rec = f"annotation id {a['id']}"
         _require(src, rec, a, ("image_id", "category_id"))
@@ -213,15 +221,20 @@ def parse_coco(obj: Any, source: str = "<memory>") -> CocoDataset:
         if a["category_id"] not in num_kp:
             raise DataError(src, f"unknown category_id {a['category_id']!r} (categories: {sorted(num_kp)})",
                             record=rec, field="category_id")
-        iscrowd = a.setdefault("iscrowd", 0)
+        filled: dict[str, Any] = {}  # fields added to this record, on a copy of it
+        if "iscrowd" not in a:
+            filled["iscrowd"] = 0
+        iscrowd = a.get("iscrowd", 0)
         if iscrowd not in (0, 1, False, True):
             raise DataError(src, f"expected 0 or 1, got {iscrowd!r}", record=rec, field="iscrowd")
         k = num_kp[a["category_id"]]
-        if "keypoints" not in a and iscrowd:
-            a["keypoints"] = [0] * (3 * k)
-        if "keypoints" not in a:
+        if "keypoints" in a:
+            kp = _finite_numbers(src, rec, "keypoints", a["keypoints"])
+        elif iscrowd:
+            filled["keypoints"] = [0] * (3 * k)
+            kp = [0.0] * (3 * k)
+        else:
             raise DataError(src, "missing", record=rec, field="keypoints")
-        kp = _finite_numbers(src, rec, "keypoints", a["keypoints"])
         if len(kp) != 3 * k:
             raise DataError(src, f"expected {3 * k} numbers (3 × {k} keypoints of category "
                             f"{a['category_id']}), got {len(kp)}", record=rec, field="keypoints")
@@ -229,24 +242,25 @@ def parse_coco(obj: Any, source: str = "<memory>") -> CocoDataset:
         if any(v not in (0.0, 1.0, 2.0) for v in vis):
             raise DataError(src, f"visibility flags must be 0, 1 or 2, got {sorted(set(vis))}", record=rec, field="keypoints")
         if "num_keypoints" not in a:
-            a["num_keypoints"] = int(sum(v > 0 for v in vis))
+            filled["num_keypoints"] = int(sum(v > 0 for v in vis))
         if "bbox" in a:
             box = _finite_numbers(src, rec, "bbox", a["bbox"], 4)
             if box[2] < 0 or box[3] < 0:
                 raise DataError(src, f"negative width/height in {box}", record=rec, field="bbox")
         else:
-            a["bbox"] = _bbox_from_keypoints(kp)
+            box = filled["bbox"] = _bbox_from_keypoints(kp)
         if "area" not in a:
-            a["area"] = float(a["bbox"][2] * a["bbox"][3])
+            filled["area"] = float(box[2] * box[3])
             missing_area += 1
         else:
             (area,) = _finite_numbers(src, rec, "area", [a["area"]])
             if area < 0:
                 raise DataError(src, f"negative area {area}", record=rec, field="area")
+        annotations.append({**a, **filled} if filled else a)
     if missing_area:
         warnings.warn(f"{src}: {missing_area} annotation(s) have no 'area'; using the box area w·h", stacklevel=2)
     extra = {k: v for k, v in obj.items() if k not in ("images", "annotations", "categories")}
-    return CocoDataset(images, anns, cats, src, extra)
+    return CocoDataset(list(images), annotations, categories, src, extra)
 
 
 def _bbox_from_keypoints(kp: list[float]) -> list[float]:

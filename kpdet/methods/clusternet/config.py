@@ -4,16 +4,14 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 
 from kpdet.methods.base import MethodConfig
+from kpdet.methods.config_parts import (IMAGENET_MEAN, IMAGENET_STD, RGB, ColourJitter, Fraction, InputSize, Strict,
+                                        check_divisible)
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class AugmentConfig(_Strict):
+class AugmentConfig(ColourJitter):
     """Whole-image augmentation (the paper: random flip, scaling, cropping, colour).
     scale: ×uniform(scale_min, scale_max); rotation: uniform ±rotation degrees; translate: shift
     of the centre by up to that fraction of the input size (the cropping)."""
@@ -22,14 +20,13 @@ class AugmentConfig(_Strict):
     scale_max: float = Field(1.25, gt=0)
     rotation: float = Field(30.0, ge=0)
     translate: float = Field(0.2, ge=0, le=1)
-    flip_prob: float = Field(0.5, ge=0, le=1)
-    brightness: float = Field(0.2, ge=0, le=1)
-    contrast: float = Field(0.2, ge=0, le=1)
-    saturation: float = Field(0.2, ge=0, le=1)
-    hue: float = Field(0.0, ge=0, le=0.5)
+    flip_prob: Fraction = 0.5
+    brightness: Fraction = 0.2
+    contrast: Fraction = 0.2
+    saturation: Fraction = 0.2
 
 
-class DecoderConfig(_Strict):
+class DecoderConfig(Strict):
     """Inference on the last stack's sparse branch (one cluster per keypoint).
 
     top-K peaks per map with K = max_people · c_i (paper: 30 · c_i); a peak joins a person when
@@ -53,7 +50,7 @@ class DecoderConfig(_Strict):
 
 class ClusterNetConfig(MethodConfig):
     name: Literal["clusternet"] = "clusternet"
-    input_size: tuple[int, int] = (512, 512)  # H, W; output 128×128 (stride 4)
+    input_size: InputSize = (512, 512)  # H, W; output 128×128 (stride 4)
     stem_stride: Literal[1, 2, 4] = 4
     channels: int = Field(256, ge=8)
     hourglass_depth: int = Field(4, ge=1)
@@ -76,18 +73,15 @@ class ClusterNetConfig(MethodConfig):
     # multiplies every term: the per-pixel MSE is ~1e-3, this keeps logged values readable
     loss_scale: float = Field(1.0, gt=0)
     max_instances: int = Field(30, ge=1)  # people per image kept for the tag loss
-    image_mean: tuple[float, float, float] = (0.485, 0.456, 0.406)
-    image_std: tuple[float, float, float] = (0.229, 0.224, 0.225)
+    image_mean: RGB = IMAGENET_MEAN
+    image_std: RGB = IMAGENET_STD
     augment: AugmentConfig = Field(default_factory=AugmentConfig)
     decoder: DecoderConfig = Field(default_factory=DecoderConfig)
 
     @model_validator(mode="after")
     def _check(self) -> "ClusterNetConfig":
-        h, w = self.input_size
-        unit = self.stem_stride * 2**self.hourglass_depth
-        if h <= 0 or w <= 0 or h % unit or w % unit:
-            raise ValueError(f"input_size {list(self.input_size)} must be positive and divisible by "
-                             f"stem_stride·2^hourglass_depth = {unit}")
+        check_divisible(self.input_size, self.stem_stride * 2**self.hourglass_depth,
+                        "stem_stride·2^hourglass_depth")
         for name in ("dense_clusters", "sparse_clusters"):
             v = getattr(self, name)
             if v is not None and len(v) != self.num_stacks:

@@ -4,29 +4,27 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import Field
 
 from kpdet.methods.base import MethodConfig
+from kpdet.methods.config_parts import (IMAGENET_MEAN, IMAGENET_STD, RGB, ColourJitter, CropJitter, Degrees,
+                                        Fraction, HueShift, InputSize, ScaleFactor, Strict)
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class AugmentConfig(_Strict):
+class AugmentConfig(ColourJitter, CropJitter):  # pydantic lists the last base's fields first
     """Crop augmentation (the paper does not state one): scale/rotation jitter, flip, colour."""
 
-    scale_factor: float = Field(0.25, ge=0, lt=1)
-    rotation_factor: float = Field(15.0, ge=0)
-    rotation_prob: float = Field(0.5, ge=0, le=1)
-    flip_prob: float = Field(0.5, ge=0, le=1)
-    brightness: float = Field(0.2, ge=0, le=1)
-    contrast: float = Field(0.2, ge=0, le=1)
-    saturation: float = Field(0.2, ge=0, le=1)
-    hue: float = Field(0.02, ge=0, le=0.5)
+    scale_factor: ScaleFactor = 0.25
+    rotation_factor: Degrees = 15.0
+    rotation_prob: Fraction = 0.5
+    flip_prob: Fraction = 0.5
+    brightness: Fraction = 0.2
+    contrast: Fraction = 0.2
+    saturation: Fraction = 0.2
+    hue: HueShift = 0.02
 
 
-class DecoderConfig(_Strict):
+class DecoderConfig(Strict):
     """``refine``: none (the paper: integer maximum of the response map), quarter or
     log_quadratic (sub-pixel steps of kpdet.codecs.heatmap, applied to exp((r − 1)/τ))."""
 
@@ -43,10 +41,10 @@ class CokeConfig(MethodConfig):
     neck_channels: int = Field(128, gt=0)
     feature_stride: int = Field(8, gt=0)
     feature_dim: int = Field(128, gt=0)  # D
-    input_size: tuple[int, int] = (256, 256)  # H, W of the object crop
+    input_size: InputSize = (256, 256)  # H, W of the object crop
     box_padding: float = Field(1.25, ge=1)
-    image_mean: tuple[float, float, float] = (0.485, 0.456, 0.406)
-    image_std: tuple[float, float, float] = (0.229, 0.224, 0.225)
+    image_mean: RGB = IMAGENET_MEAN
+    image_std: RGB = IMAGENET_STD
     # loss (Eq. 6-8)
     temperature: float = Field(0.7, gt=0)  # τ
     objective: Literal["contrastive", "classification"] = "contrastive"  # Table 6 "Class" baseline
@@ -71,10 +69,3 @@ class CokeConfig(MethodConfig):
     clutter_uniform: float = Field(0.05, ge=0)
     augment: AugmentConfig = Field(default_factory=AugmentConfig)
     decoder: DecoderConfig = Field(default_factory=DecoderConfig)
-
-    @field_validator("input_size")
-    @classmethod
-    def _positive(cls, v: tuple[int, int]) -> tuple[int, int]:
-        if min(v) <= 0:
-            raise ValueError(f"input_size must be positive [H, W], got {list(v)}")
-        return v

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 
 from kpdet.methods.base import MethodConfig
+from kpdet.methods.config_parts import Fraction, HueShift, ScaleFactor, Strict, check_divisible
 
 # YOLOv5 P6 anchors (w, h) in input pixels at 1280 px, one row of three per stride 8/16/32/64.
 P6_ANCHORS = (
@@ -18,25 +19,21 @@ P6_ANCHORS = (
 )
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class AugmentConfig(_Strict):
+class AugmentConfig(Strict):
     """Whole-image augmentation (hyp.kp.yaml): HSV gains, translate ± fraction of the side,
     scale gain (zoom in [1 − scale, 1 + scale]), left/right flip, mosaic probability."""
 
-    hsv_h: float = Field(0.015, ge=0, le=0.5)
-    hsv_s: float = Field(0.7, ge=0, le=1)
-    hsv_v: float = Field(0.4, ge=0, le=1)
+    hsv_h: HueShift = 0.015
+    hsv_s: Fraction = 0.7
+    hsv_v: Fraction = 0.4
     translate: float = Field(0.2, ge=0, le=0.5)
-    scale: float = Field(0.8, ge=0, lt=1)
-    flip_prob: float = Field(0.5, ge=0, le=1)
-    mosaic_prob: float = Field(1.0, ge=0, le=1)
+    scale: ScaleFactor = 0.8
+    flip_prob: Fraction = 0.5
+    mosaic_prob: Fraction = 1.0
     min_box_side: float = Field(2.0, ge=0)  # px: smaller pose boxes after augmentation are dropped
 
 
-class LossConfig(_Strict):
+class LossConfig(Strict):
     """Loss gains λ_box, λ_obj, λ_cls, λ_kps, grid weights w_s (P3…P6), anchor ratio tolerance."""
 
     box: float = 0.05
@@ -49,7 +46,7 @@ class LossConfig(_Strict):
     batch_scale: bool = True  # total × batch size (KAPAO Sec. 3.2)
 
 
-class InferenceConfig(_Strict):
+class InferenceConfig(Strict):
     """Thresholds of KAPAO Sec. 3.3 (official val.py defaults). ``fusion_distance`` τfd is a
     fraction of the longer input side (50 px at 1280). ``tta``: scales 0.8/1/1.2 + flip of
     the unscaled image. ``rect``: letterbox to the longer side only (rectangular inference)."""
@@ -84,8 +81,7 @@ class KapaoConfig(MethodConfig):
 
     @model_validator(mode="after")
     def _check(self) -> "KapaoConfig":
-        if self.input_size % 64:
-            raise ValueError(f"input_size {self.input_size} must be a multiple of 64 (the largest stride)")
+        check_divisible(self.input_size, 64, "the largest stride")
         if len(self.anchors) != 4 or len({len(a) for a in self.anchors}) != 1:
             raise ValueError("anchors: expected 4 rows (strides 8, 16, 32, 64) with the same number of (w, h) each")
         return self

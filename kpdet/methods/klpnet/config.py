@@ -7,16 +7,13 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 
 from kpdet.methods.base import MethodConfig
+from kpdet.methods.config_parts import IMAGENET_MEAN, IMAGENET_STD, RGB, Fraction, Strict
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class DetectorConfig(_Strict):
+class DetectorConfig(Strict):
     """DPAD (§3.1): backbone levels C3…C7 (+ ``extra_levels`` by stride-2 convs; paper: C8, C9),
     FPN + bottom-up path aggregation, a dense anchor-based head (YOLO-style box coding), CIoU."""
 
@@ -36,7 +33,7 @@ class DetectorConfig(_Strict):
     max_detections: int = Field(20, ge=1)
 
 
-class CklmConfig(_Strict):
+class CklmConfig(Strict):
     """CKLM (§3.2): S stages of a small encoder–decoder on each object's crop, each predicting one
     category-implicit heatmap + x/y offsets (Eq. 1), coarse-to-fine Gaussian kernels, cross-stage
     aggregation with 1×1 transmission layers (Eq. 2–3)."""
@@ -61,7 +58,7 @@ class CklmConfig(_Strict):
     extra_peaks: int = Field(4, ge=0)
 
 
-class ClpgmConfig(_Strict):
+class ClpgmConfig(Strict):
     """CLPGM (§3.3): kNN graph + self loops over an object's keypoints, GCN encoder tanh(A X W)
     (two hidden layers + μ, log σ layers: "the first four layers"), variational latent,
     category-conditioned inner-product decoder (Eq. 7); loss = reconstruction + KL +
@@ -77,7 +74,7 @@ class ClpgmConfig(_Strict):
     output_threshold: float = Field(0.05, ge=0, lt=1)  # links below it are left out of results
 
 
-class LisConfig(_Strict):
+class LisConfig(Strict):
     """Location Instability Strategy (§3.3.4, Fig. 5) for overlapping objects of one category."""
 
     enabled: bool = True
@@ -100,9 +97,9 @@ class KlpNetConfig(MethodConfig):
     alpha: float = Field(1.0, ge=0)  # Eq. 8, weight of L_kd
     beta: float = Field(1.0, ge=0)  # Eq. 8, weight of L_link
     max_objects: int = Field(20, ge=1)
-    flip_prob: float = Field(0.5, ge=0, le=1)
-    image_mean: tuple[float, float, float] = (0.485, 0.456, 0.406)
-    image_std: tuple[float, float, float] = (0.229, 0.224, 0.225)
+    flip_prob: Fraction = 0.5
+    image_mean: RGB = IMAGENET_MEAN
+    image_std: RGB = IMAGENET_STD
 
     @model_validator(mode="after")
     def _check(self) -> "KlpNetConfig":

@@ -5,35 +5,29 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from kpdet.methods.base import MethodConfig
+from kpdet.methods.config_parts import (IMAGENET_MEAN, IMAGENET_STD, RGB, ColourJitter, CropJitter, Degrees,
+                                        Fraction, InputSize, ScaleFactor, Strict, check_divisible)
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class AugmentConfig(_Strict):
+class AugmentConfig(ColourJitter, CropJitter):  # pydantic lists the last base's fields first
     """Training augmentation. SimpleBaseline: scale 0.35, rotation 45° (p 0.6), flip 0.5;
     half-body (p 0.3, > 8 keypoints, box ×1.5) from its HRNet successor; no colour jitter."""
 
-    scale_factor: float = Field(0.35, ge=0, lt=1)
-    rotation_factor: float = Field(45.0, ge=0)
-    rotation_prob: float = Field(0.6, ge=0, le=1)
-    flip_prob: float = Field(0.5, ge=0, le=1)
+    scale_factor: ScaleFactor = 0.35
+    rotation_factor: Degrees = 45.0
+    rotation_prob: Fraction = 0.6
+    flip_prob: Fraction = 0.5
     half_body_prob: float = Field(0.3, ge=0, le=1)
     half_body_min_keypoints: int = Field(8, ge=0)
     half_body_padding: float = Field(1.5, gt=0)
     # {category_id: [[upper indices], [lower indices]]} (0-based); default: from keypoint names
     half_body_split: dict[int, tuple[list[int], list[int]]] = Field(default_factory=dict)
-    brightness: float = Field(0.0, ge=0, le=1)
-    contrast: float = Field(0.0, ge=0, le=1)
-    saturation: float = Field(0.0, ge=0, le=1)
-    hue: float = Field(0.0, ge=0, le=0.5)
 
 
-class DecoderConfig(_Strict):
+class DecoderConfig(Strict):
     """Test-time decoding, in the order of CCM Sec. 5: Gaussian filtering → flip test → argmax →
     refinement → pose NMS.
 
@@ -67,7 +61,7 @@ class DecoderConfig(_Strict):
         return v
 
 
-class HeadConfig(_Strict):
+class HeadConfig(Strict):
     """Decoder on the encoder. ``deconv``: SimpleBaseline's deconvolutions (``deconv_channels``).
     ``ccm``: K cascaded Context Mixers of widths ``cm_channels`` (CCM Eq. 1–6); ``cm_upsample``
     says which of them double the resolution (default: all). ``aux_decoder``: a second cascade of
@@ -87,7 +81,7 @@ class HeadConfig(_Strict):
     dilated_encoder: bool = False
 
 
-class HardNegativeConfig(_Strict):
+class HardNegativeConfig(Strict):
     """CCM Sec. 4.1: detections (COCO results JSON on the training images) with score ≥
     ``score_threshold`` that intersect no ground-truth box of their category become extra
     training crops with all-zero heatmaps that are supervised."""
@@ -96,7 +90,7 @@ class HardNegativeConfig(_Strict):
     score_threshold: float = Field(0.5, ge=0, le=1)
 
 
-class PseudoLabelConfig(_Strict):
+class PseudoLabelConfig(Strict):
     """CCM Sec. 4.2: a teacher's predictions (COCO results JSON) on unlabelled images (a COCO
     JSON with images and categories) become labels: keypoints scored > ``keypoint_threshold``
     are labelled, the rest unlabelled; poses scored below ``pose_threshold`` are dropped."""
@@ -108,7 +102,7 @@ class PseudoLabelConfig(_Strict):
     pose_threshold: float = Field(0.0, ge=0)
 
 
-class ExtraDatasetConfig(_Strict):
+class ExtraDatasetConfig(Strict):
     """CCM Sec. 4.3: a second training set with another keypoint set. ``keypoint_map`` maps a
     keypoint name of the model's category ``category_id`` to a keypoint name of the source
     category ``source_category_id``; keypoints not mapped stay unlabelled (no loss)."""
@@ -120,7 +114,7 @@ class ExtraDatasetConfig(_Strict):
     keypoint_map: dict[str, str]
 
 
-class StrategyConfig(_Strict):
+class StrategyConfig(Strict):
     hard_negatives: HardNegativeConfig = Field(default_factory=HardNegativeConfig)
     pseudo_labels: PseudoLabelConfig = Field(default_factory=PseudoLabelConfig)
     extra_datasets: list[ExtraDatasetConfig] = Field(default_factory=list)
@@ -135,7 +129,7 @@ class TopDownConfig(MethodConfig):
     backbone_out_index: int = -1  # which timm feature level feeds the head (-1: deepest)
     backbone_weights: str | None = None  # local .safetensors / state-dict file; never downloaded
     backbone_kwargs: dict[str, Any] = Field(default_factory=dict)  # extra timm arguments
-    input_size: tuple[int, int] = (256, 192)  # H, W
+    input_size: InputSize = (256, 192)  # H, W
     heatmap_stride: int = 4
     deconv_channels: list[int] = Field(default_factory=lambda: [256, 256, 256])
     deconv_kernel: Literal[2, 3, 4] = 4
@@ -145,26 +139,16 @@ class TopDownConfig(MethodConfig):
     # the mean squared error per heatmap pixel is ~1e-3; ×1000 keeps logged values and
     # gradients (vs. Adam's eps) in a comfortable range; 1.0 = SimpleBaseline's plain MSE (×2)
     loss_weight: float = Field(1000.0, gt=0)
-    image_mean: tuple[float, float, float] = (0.485, 0.456, 0.406)
-    image_std: tuple[float, float, float] = (0.229, 0.224, 0.225)
+    image_mean: RGB = IMAGENET_MEAN
+    image_std: RGB = IMAGENET_STD
     augment: AugmentConfig = Field(default_factory=AugmentConfig)
     decoder: DecoderConfig = Field(default_factory=DecoderConfig)
     head: HeadConfig = Field(default_factory=HeadConfig)
     strategies: StrategyConfig = Field(default_factory=StrategyConfig)
 
-    @field_validator("input_size")
-    @classmethod
-    def _positive(cls, v: tuple[int, int]) -> tuple[int, int]:
-        if min(v) <= 0:
-            raise ValueError(f"input_size must be positive [H, W], got {list(v)}")
-        return v
-
     @model_validator(mode="after")
     def _divisible(self) -> "TopDownConfig":
-        h, w = self.input_size
-        if h % self.heatmap_stride or w % self.heatmap_stride:
-            raise ValueError(f"input_size {list(self.input_size)} must be divisible by heatmap_stride "
-                             f"{self.heatmap_stride}")
+        check_divisible(self.input_size, self.heatmap_stride, "heatmap_stride")
         return self
 
     @property
