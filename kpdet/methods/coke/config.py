@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from kpdet.methods.base import MethodConfig
 from kpdet.methods.config_parts import (IMAGENET_MEAN, IMAGENET_STD, RGB, ColourJitter, CropJitter, Degrees,
-                                        Fraction, HueShift, InputSize, ScaleFactor, Strict)
+                                        Fraction, HueShift, InputSize, ScaleFactor, Strict, check_divisible)
 
 
 class AugmentConfig(ColourJitter, CropJitter):  # pydantic lists the last base's fields first
@@ -31,16 +31,29 @@ class DecoderConfig(Strict):
     refine: Literal["none", "quarter", "log_quadratic"] = "none"
 
 
+class HourglassConfig(Strict):
+    """Stacked hourglass Φ (``extractor: hourglass``). Default: Newell et al.'s 8 stacks of
+    256 channels and 4 halvings, ≈25M parameters with D = 128 (the paper's SHG: 25M, Sec. 4.3)."""
+
+    stacks: int = Field(8, ge=1)
+    depth: int = Field(4, ge=1)  # halvings inside each hourglass
+    channels: int = Field(256, ge=8)
+
+
 class CokeConfig(MethodConfig):
     name: Literal["coke"] = "coke"
-    # feature extractor Φ: timm backbone + upsampling neck ("add": ResNet + upsampling,
-    # "concat": Res-UNet decoder) → 1×1 dimensionality reduction → L2 normalisation
+    # feature extractor Φ → 1×1 dimensionality reduction → L2 normalisation. "backbone": timm
+    # backbone + upsampling neck ("add": ResNet + upsampling, "concat": Res-UNet decoder);
+    # "hourglass": stacked hourglass (section `hourglass`; backbone* and neck* unused), whose
+    # stem gives feature_stride 1, 2 or 4
+    extractor: Literal["backbone", "hourglass"] = "backbone"
     backbone: str = "resnet50"
     backbone_weights: str | None = None  # local .safetensors / state dict; never downloaded
     neck: Literal["add", "concat"] = "add"
     neck_channels: int = Field(128, gt=0)
     feature_stride: int = Field(8, gt=0)
     feature_dim: int = Field(128, gt=0)  # D
+    hourglass: HourglassConfig = Field(default_factory=HourglassConfig)
     input_size: InputSize = (256, 256)  # H, W of the object crop
     box_padding: float = Field(1.25, ge=1)
     image_mean: RGB = IMAGENET_MEAN
@@ -69,3 +82,13 @@ class CokeConfig(MethodConfig):
     clutter_uniform: float = Field(0.05, ge=0)
     augment: AugmentConfig = Field(default_factory=AugmentConfig)
     decoder: DecoderConfig = Field(default_factory=DecoderConfig)
+
+    @model_validator(mode="after")
+    def _check(self) -> "CokeConfig":
+        if self.extractor == "hourglass":
+            if self.feature_stride not in (1, 2, 4):
+                raise ValueError(f"feature_stride must be 1, 2 or 4 with extractor 'hourglass' (its stem's "
+                                 f"strides), got {self.feature_stride}")
+            check_divisible(self.input_size, self.feature_stride * 2**self.hourglass.depth,
+                            "feature_stride·2^hourglass.depth")
+        return self

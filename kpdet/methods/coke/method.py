@@ -32,7 +32,7 @@ from kpdet.methods.coke.banks import ClutterBank, KeypointBank
 from kpdet.methods.coke.config import CokeConfig
 from kpdet.methods.coke.layout import CokeTargets, PrototypeLayout
 from kpdet.methods.coke.loss import clutter_sampling_loss, keypoint_nll
-from kpdet.methods.coke.model import FeatureExtractor
+from kpdet.methods.coke.model import build_extractor
 from kpdet.methods.coke.sampling import gather_cells, keypoint_cells, sample_clutter
 from kpdet.schema import KeypointSchema
 from kpdet.structures import Prediction, Sample
@@ -51,12 +51,12 @@ class Coke(Method):
     def __init__(self, cfg: CokeConfig, schemas: dict[int, KeypointSchema]):
         super().__init__(cfg, schemas)
         self.layout = PrototypeLayout.from_schemas(self.schemas)
-        self.net = FeatureExtractor(cfg.backbone, cfg.backbone_weights, cfg.neck, cfg.neck_channels,
-                                    cfg.feature_stride, cfg.feature_dim, cfg.image_mean, cfg.image_std)
+        self.net = build_extractor(cfg)
         r = self.net.max_reduction
         if cfg.input_size[0] % r or cfg.input_size[1] % r:
-            raise ConfigError(f"method.input_size {list(cfg.input_size)} must be divisible by the backbone's "
-                              f"output stride {r} ({cfg.backbone})")
+            trunk = cfg.backbone if cfg.extractor == "backbone" else "hourglass"
+            raise ConfigError(f"method.input_size {list(cfg.input_size)} must be divisible by the feature "
+                              f"extractor's coarsest stride {r} ({trunk})")
         p, d = self.layout.total, cfg.feature_dim
         self.keypoint_bank = KeypointBank(p, d, cfg.momentum, cfg.bank_update, cfg.periodic_steps)
         self.clutter_bank = ClutterBank(cfg.clutter_groups, cfg.clutter_group_size, d)
