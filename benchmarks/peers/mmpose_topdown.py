@@ -3,6 +3,11 @@ at 256×192. Run by benchmarks/speed_table.py with an interpreter that imports m
 JSON line per model (ORT columns only where that interpreter has onnxruntime).
 
     python benchmarks/peers/mmpose_topdown.py [--quick]
+
+Its environment (never kpdet's): a Python 3.11 venv with the same torch wheel as kpdet, then
+``pip install mmcv-lite==2.1.0 mmengine mmpose==1.3.2`` and ``pip install --no-deps mmdet==3.3.0``,
+plus ``"setuptools<81"`` (mmengine imports pkg_resources), ``onnx onnxruntime`` (ORT columns) and
+``pycocotools shapely terminaltables`` (imported by mmdet); see _stub_mmcv_ops for mmcv's ops.
 """
 
 from __future__ import annotations
@@ -20,6 +25,54 @@ CONFIGS = {
 }
 
 
+def _stub_mmcv_ops() -> None:
+    """mmcv-lite (what installs here without an 11-minute CUDA-less build) has no compiled
+    ``mmcv.ops``; mmpose imports it only for heads these two models do not use (EDPose's
+    deformable attention). A stand-in module whose members fail when *called* lets the import go
+    through; SimpleBaseline and RTMPose never touch it (a call would raise, not mis-measure)."""
+    import importlib.abc
+    import importlib.util
+    import types
+
+    if importlib.util.find_spec("mmcv") is None:
+        return
+    try:
+        import mmcv.ops  # noqa: F401
+        return
+    except ImportError:
+        pass
+
+    class _Missing:
+        def __init__(self, *args, **kwargs):
+            raise RuntimeError("mmcv.ops is not built in this environment (mmcv-lite)")
+
+    def stub(fullname: str) -> types.ModuleType:
+        module = types.ModuleType(fullname)
+        module.__path__ = []  # a package, so that `mmcv.ops.nms` etc. import as stubs too
+
+        def member(name: str):  # PEP 562 module __getattr__
+            if name.startswith("__"):
+                raise AttributeError(name)
+            return _Missing
+
+        module.__getattr__ = member
+        return module
+
+    class _StubFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
+        def find_spec(self, fullname, path, target=None):
+            if fullname == "mmcv.ops" or fullname.startswith("mmcv.ops."):
+                return importlib.util.spec_from_loader(fullname, self)
+            return None
+
+        def create_module(self, spec):
+            return stub(spec.name)
+
+        def exec_module(self, module):
+            pass
+
+    sys.meta_path.insert(0, _StubFinder())
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--threads", type=int, default=2)
@@ -27,6 +80,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true")
     args = parser.parse_args()
 
+    _stub_mmcv_ops()
     import mmpose
     import torch
     from mmpose.apis import init_model
