@@ -29,11 +29,17 @@ def perturb_state(method, seed: int = 7) -> None:
 
 def _kapao_favours_poses(method) -> None:
     """An untrained KAPAO's arg-max class is nearly always a keypoint class, so it finds no pose:
-    raise the pose classes' logits (outputs 5 … 5 + P of each anchor) so that it does."""
+    raise the pose classes' logits (outputs 5 … 5 + P of each anchor) so that it does. Its head
+    starts with tiny weights, so every anchor would score the same to ~1e-8 and NMS/top-k would
+    choose among exact ties by rounding (which differs between thread counts and ONNX Runtime):
+    objectness weights large enough for the (small) untrained features make scores differ by anchor."""
     head = method.net.head
+    g = torch.Generator().manual_seed(11)
     for conv in head.convs:
         with torch.no_grad():
             conv.bias.view(head.na, head.no)[:, 5: 5 + method.layout.num_pose_classes] += 6.0
+            w = conv.weight.view(head.na, head.no, -1)
+            w[:, 4] = 30.0 * torch.randn(w[:, 4].shape, generator=g)  # objectness
 
 
 # methods whose untrained output decodes to nothing get a nudge: the tests need predictions
