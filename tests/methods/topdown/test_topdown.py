@@ -7,25 +7,16 @@ import torch
 import yaml
 from pydantic import ValidationError
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from _instance_figures import SQUARE, make_figures  # noqa: E402
 
 from kpdet.errors import ConfigError  # noqa: E402
 from kpdet.methods import get_method, method_names  # noqa: E402
 from kpdet.schema import COCO17  # noqa: E402
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 SMALL = {"name": "topdown", "backbone": "resnet18", "backbone_out_index": -2, "input_size": [64, 48],
          "deconv_channels": [32, 32], "sigma": 1.5, "decoder": {"refine": "log_quadratic", "flip_test": False}}
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """The CI machine's 2 cores are shared: one intra-op thread avoids spin-waiting threads (~6× faster here)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="module")
